@@ -1,0 +1,3 @@
+//! Wire codecs for hostroute.
+pub mod bfd;
+pub mod bgp;

@@ -24,7 +24,6 @@ pub mod error;
 pub mod header;
 pub mod iana;
 pub mod notification;
-#[allow(dead_code)] // used by the message decoders as they land
 mod reader;
 
 pub use context::Context;
@@ -32,3 +31,19 @@ pub use error::{DecodeError, EncodeError};
 pub use header::{HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN, frame_len};
 pub use iana::{Afi, AfiSafi, MessageType, Safi};
 pub use notification::{CeaseReason, ErrorCode, Notification};
+
+pub mod aspath;
+pub mod attribute;
+pub mod community;
+pub mod mobility;
+pub mod mp;
+pub mod nlri;
+pub mod update;
+
+pub use aspath::{AsPath, Segment, SegmentKind};
+pub use attribute::{Aggregator, AttributeError, AttributeValue, Origin, PathAttribute};
+pub use community::{Community, ExtendedCommunity, LargeCommunity};
+pub use mobility::{Mobility, Sequence};
+pub use mp::{MpNextHop, MpReach, MpUnreach};
+pub use nlri::Nlri;
+pub use update::{Action, AttributeProblem, DecodedUpdate, Update};

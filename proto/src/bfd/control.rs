@@ -419,3 +419,321 @@ impl fmt::Display for Discriminator {
         self.0.fmt(f)
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    /// Hand-built from the layout of RFC 5880 section 4.1: version 1, Diag 3
+    /// (Neighbor Signaled Session Down), State Up with P and C set, Detect
+    /// Mult 3, Length 24, discriminators 0x11223344 / 0x55667788, intervals
+    /// 300 ms / 100 ms / 0.
+    const UP_POLL: [u8; 24] = [
+        0x23, 0xe8, 0x03, 0x18, // Vers|Diag, Sta|P|F|C|A|D|M, Detect Mult, Length
+        0x11, 0x22, 0x33, 0x44, // My Discriminator
+        0x55, 0x66, 0x77, 0x88, // Your Discriminator
+        0x00, 0x04, 0x93, 0xe0, // Desired Min TX Interval: 300000 us
+        0x00, 0x01, 0x86, 0xa0, // Required Min RX Interval: 100000 us
+        0x00, 0x00, 0x00, 0x00, // Required Min Echo RX Interval
+    ];
+
+    fn up_poll() -> ControlPacket {
+        ControlPacket {
+            diagnostic: Diagnostic::NeighborSignaledSessionDown,
+            state: State::Up,
+            poll: true,
+            final_: false,
+            control_plane_independent: true,
+            demand: false,
+            multipoint: false,
+            detect_mult: 3,
+            my_discriminator: 0x1122_3344,
+            your_discriminator: 0x5566_7788,
+            desired_min_tx_us: 300_000,
+            required_min_rx_us: 100_000,
+            required_min_echo_rx_us: 0,
+            auth: None,
+        }
+    }
+
+    /// `UP_POLL` with one byte replaced.
+    fn with_byte(at: usize, value: u8) -> Vec<u8> {
+        let mut bytes = UP_POLL.to_vec();
+        bytes[at] = value;
+        bytes
+    }
+
+    fn assert_good() {
+        assert!(ControlPacket::parse(&UP_POLL).is_ok());
+    }
+
+    #[test]
+    fn parses_rfc_layout_field_by_field() {
+        let packet = ControlPacket::parse(&UP_POLL).unwrap();
+        assert_eq!(packet.diagnostic, Diagnostic::NeighborSignaledSessionDown);
+        assert_eq!(packet.state, State::Up);
+        assert!(packet.poll);
+        assert!(!packet.final_);
+        assert!(packet.control_plane_independent);
+        assert!(!packet.authentication_present());
+        assert!(!packet.demand);
+        assert!(!packet.multipoint);
+        assert_eq!(packet.detect_mult, 3);
+        assert_eq!(packet.my_discriminator, 0x1122_3344);
+        assert_eq!(packet.your_discriminator, 0x5566_7788);
+        assert_eq!(packet.desired_min_tx(), Duration::from_millis(300));
+        assert_eq!(packet.required_min_rx(), Duration::from_millis(100));
+        assert_eq!(packet.required_min_echo_rx(), Duration::ZERO);
+        assert_eq!(packet, up_poll());
+    }
+
+    #[test]
+    fn emits_rfc_layout_byte_for_byte() {
+        assert_eq!(up_poll().to_bytes().unwrap(), UP_POLL);
+        assert_eq!(up_poll().buffer_len(), HEADER_LEN);
+    }
+
+    #[test]
+    fn parses_every_flag_bit() {
+        let flags = [
+            (0x20, "poll"),
+            (0x10, "final"),
+            (0x08, "control plane independent"),
+            (0x02, "demand"),
+        ];
+        for (bit, name) in flags {
+            // State Down, no other flag.
+            let packet = ControlPacket::parse(&with_byte(1, 0x40 | bit)).unwrap();
+            let got = [
+                packet.poll,
+                packet.final_,
+                packet.control_plane_independent,
+                packet.demand,
+            ];
+            assert_eq!(got.iter().filter(|set| **set).count(), 1, "{name}");
+            assert_eq!(packet.to_bytes().unwrap()[1], 0x40 | bit, "{name}");
+        }
+    }
+
+    #[test]
+    fn parses_every_state() {
+        for (code, state) in [(0, State::AdminDown), (1, State::Down), (2, State::Init)] {
+            let packet = ControlPacket::parse(&with_byte(1, code << 6)).unwrap();
+            assert_eq!(packet.state, state);
+            assert_eq!(u8::from(state), code);
+        }
+    }
+
+    #[test]
+    fn diagnostic_codes_round_trip() {
+        for code in 0..32 {
+            let packet = ControlPacket::parse(&with_byte(0, 0x20 | code)).unwrap();
+            assert_eq!(u8::from(packet.diagnostic), code);
+            assert_eq!(packet.to_bytes().unwrap()[0], 0x20 | code);
+        }
+        assert_eq!(Diagnostic::from(8), Diagnostic::ReverseConcatenatedPathDown);
+        assert_eq!(Diagnostic::from(9), Diagnostic::Other(9));
+    }
+
+    #[test]
+    fn rejects_truncated_packet() {
+        assert_good();
+        assert_eq!(
+            ControlPacket::parse(&[]),
+            Err(BfdError::Truncated { received: 0 })
+        );
+        assert_eq!(
+            ControlPacket::parse(&UP_POLL[..3]),
+            Err(BfdError::Truncated { received: 3 })
+        );
+    }
+
+    #[test]
+    fn rejects_version_other_than_1() {
+        assert_good();
+        for version in [0, 2, 7] {
+            let bytes = with_byte(0, version << 5 | 3);
+            assert_eq!(
+                ControlPacket::parse(&bytes),
+                Err(BfdError::BadVersion(version))
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_length_below_24() {
+        assert_good();
+        assert_eq!(
+            ControlPacket::parse(&with_byte(3, 23)),
+            Err(BfdError::LengthTooSmall {
+                length: 23,
+                minimum: 24
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_length_below_26_with_auth_bit() {
+        let mut bytes = with_byte(1, 0xc0 | 0x04);
+        bytes.push(6);
+        bytes[3] = 25;
+        assert_eq!(
+            ControlPacket::parse(&bytes),
+            Err(BfdError::LengthTooSmall {
+                length: 25,
+                minimum: 26
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_length_beyond_bytes_received() {
+        assert_good();
+        assert_eq!(
+            ControlPacket::parse(&UP_POLL[..23]),
+            Err(BfdError::LengthExceedsReceived {
+                length: 24,
+                received: 23
+            })
+        );
+        assert_eq!(
+            ControlPacket::parse(&with_byte(3, 40)),
+            Err(BfdError::LengthExceedsReceived {
+                length: 40,
+                received: 24
+            })
+        );
+    }
+
+    #[test]
+    fn ignores_bytes_past_length() {
+        let mut bytes = UP_POLL.to_vec();
+        bytes.extend_from_slice(&[0xde, 0xad]);
+        assert_eq!(ControlPacket::parse(&bytes), Ok(up_poll()));
+    }
+
+    #[test]
+    fn rejects_zero_detect_mult() {
+        assert_good();
+        assert_eq!(
+            ControlPacket::parse(&with_byte(2, 0)),
+            Err(BfdError::ZeroDetectMult)
+        );
+    }
+
+    #[test]
+    fn rejects_multipoint_bit() {
+        assert_good();
+        assert_eq!(
+            ControlPacket::parse(&with_byte(1, 0xe9)),
+            Err(BfdError::MultipointSet)
+        );
+    }
+
+    #[test]
+    fn rejects_zero_my_discriminator() {
+        assert_good();
+        let mut bytes = UP_POLL;
+        bytes[4..8].fill(0);
+        assert_eq!(
+            ControlPacket::parse(&bytes),
+            Err(BfdError::ZeroMyDiscriminator)
+        );
+    }
+
+    #[test]
+    fn rejects_zero_your_discriminator_in_init_and_up() {
+        assert_good();
+        for (code, state) in [(2, State::Init), (3, State::Up)] {
+            let mut bytes = with_byte(1, code << 6);
+            bytes[8..12].fill(0);
+            assert_eq!(
+                ControlPacket::parse(&bytes),
+                Err(BfdError::ZeroYourDiscriminator { state })
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_zero_your_discriminator_in_down_and_admin_down() {
+        for code in [0, 1] {
+            let mut bytes = with_byte(1, code << 6);
+            bytes[8..12].fill(0);
+            assert_eq!(ControlPacket::parse(&bytes).unwrap().your_discriminator, 0);
+        }
+    }
+
+    #[test]
+    fn rejects_bytes_after_header_without_auth_bit() {
+        assert_good();
+        let mut bytes = with_byte(3, 28);
+        bytes.extend_from_slice(&[1, 4, 0, 0]);
+        assert_eq!(
+            ControlPacket::parse(&bytes),
+            Err(BfdError::TrailingBytes {
+                length: 28,
+                end: 24
+            })
+        );
+    }
+
+    #[test]
+    fn emit_writes_exactly_buffer_len_bytes() {
+        let mut buf = [0xaa; 40];
+        assert_eq!(up_poll().emit(&mut buf), Ok(24));
+        assert_eq!(buf[..24], UP_POLL);
+        assert!(buf[24..].iter().all(|b| *b == 0xaa));
+    }
+
+    #[test]
+    fn emit_rejects_short_buffer() {
+        let mut buf = [0; 23];
+        assert_eq!(
+            up_poll().emit(&mut buf),
+            Err(EmitError::BufferTooSmall {
+                needed: 24,
+                available: 23
+            })
+        );
+        assert!(up_poll().emit(&mut [0; 24]).is_ok());
+    }
+
+    #[test]
+    fn emit_rejects_diagnostic_above_31() {
+        let packet = ControlPacket {
+            diagnostic: Diagnostic::Other(32),
+            ..up_poll()
+        };
+        assert_eq!(packet.to_bytes(), Err(EmitError::DiagnosticOutOfRange(32)));
+        let packet = ControlPacket {
+            diagnostic: Diagnostic::Other(31),
+            ..up_poll()
+        };
+        assert!(packet.to_bytes().is_ok());
+    }
+
+    #[test]
+    fn serializes_to_json_and_back() {
+        let json = serde_json::to_string(&up_poll()).unwrap();
+        assert!(json.contains("\"final\":false"), "{json}");
+        let back: ControlPacket = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, up_poll());
+    }
+
+    #[test]
+    fn discriminator_is_never_zero() {
+        assert_eq!(Discriminator::new(0), None);
+        let discriminator = Discriminator::new(7).unwrap();
+        assert_eq!(discriminator.get(), 7);
+        assert_eq!(u32::from(discriminator), 7);
+        assert_eq!(discriminator.to_string(), "7");
+        assert_eq!(serde_json::to_string(&discriminator).unwrap(), "7");
+        assert!(serde_json::from_str::<Discriminator>("0").is_err());
+    }
+}

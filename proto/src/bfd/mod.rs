@@ -41,10 +41,12 @@
 mod auth;
 mod control;
 mod error;
+mod verify;
 
-pub use auth::{
-    Auth, AuthType, Password, check_auth_policy, check_sequence, keyed_sequence_acceptable,
-    meticulous_sequence_acceptable, sign, verify,
-};
+pub use auth::{Auth, AuthType, Password};
 pub use control::{ControlPacket, Diagnostic, Discriminator, HEADER_LEN, State, VERSION};
 pub use error::{AuthError, BfdError, EmitError, PasswordLengthError};
+pub use verify::{
+    check_auth_policy, check_sequence, keyed_sequence_acceptable, meticulous_sequence_acceptable,
+    sign, verify,
+};

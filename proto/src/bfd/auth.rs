@@ -415,3 +415,300 @@ fn emit_keyed_prefix<B: BufMut>(out: &mut B, key_id: u8, sequence: u32) {
     out.put_u8(0);
     out.put_u32(sequence);
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+mod tests {
+    use super::super::control::{ControlPacket, Diagnostic, State};
+    use super::*;
+
+    /// A Down packet with the A bit set (RFC 5880 section 4.1) followed by
+    /// `section`; the Length field covers both.
+    fn packet_with(section: &[u8]) -> Vec<u8> {
+        let length = u8::try_from(HEADER_LEN + section.len()).unwrap();
+        let mut bytes = vec![
+            0x20, 0x44, 0x03, length, // Down, A bit
+            0x00, 0x00, 0x00, 0x01, // My Discriminator
+            0x00, 0x00, 0x00, 0x00, // Your Discriminator
+            0x00, 0x0f, 0x42, 0x40, // Desired Min TX Interval: 1 s
+            0x00, 0x0f, 0x42, 0x40, // Required Min RX Interval: 1 s
+            0x00, 0x00, 0x00, 0x00, // Required Min Echo RX Interval
+        ];
+        bytes.extend_from_slice(section);
+        bytes
+    }
+
+    fn parse_auth(section: &[u8]) -> Result<Option<Auth>, BfdError> {
+        ControlPacket::parse(&packet_with(section)).map(|packet| packet.auth)
+    }
+
+    /// Section 4.2: type 1, Auth Len 3 + 4, key ID 9, "abcd".
+    const SIMPLE: [u8; 7] = [1, 7, 9, b'a', b'b', b'c', b'd'];
+
+    /// Section 4.3: type 2, Auth Len 24, key ID 5, reserved, sequence 42,
+    /// then the digest.
+    fn keyed_md5_section(auth_type: u8) -> Vec<u8> {
+        let mut section = vec![auth_type, 24, 5, 0, 0, 0, 0, 42];
+        section.extend(1..=16);
+        section
+    }
+
+    /// Section 4.4: type 4, Auth Len 28, key ID 5, reserved, sequence 42,
+    /// then the hash.
+    fn keyed_sha1_section(auth_type: u8) -> Vec<u8> {
+        let mut section = vec![auth_type, 28, 5, 0, 0, 0, 0, 42];
+        section.extend(1..=20);
+        section
+    }
+
+    #[test]
+    fn parses_simple_password_section() {
+        let auth = parse_auth(&SIMPLE).unwrap().unwrap();
+        assert_eq!(
+            auth,
+            Auth::SimplePassword {
+                key_id: 9,
+                password: Password::try_from(&b"abcd"[..]).unwrap()
+            }
+        );
+        assert_eq!(auth.auth_type(), AuthType::SimplePassword);
+        assert_eq!(auth.key_id(), Some(9));
+        assert_eq!(auth.sequence(), None);
+        let packet = ControlPacket::parse(&packet_with(&SIMPLE)).unwrap();
+        assert!(packet.authentication_present());
+        assert_eq!(packet.diagnostic, Diagnostic::NoDiagnostic);
+        assert_eq!(packet.state, State::Down);
+        assert_eq!(packet.to_bytes().unwrap(), packet_with(&SIMPLE));
+    }
+
+    #[test]
+    fn parses_keyed_md5_sections() {
+        let digest: [u8; 16] = core::array::from_fn(|i| u8::try_from(i + 1).unwrap());
+        let keyed = parse_auth(&keyed_md5_section(2)).unwrap().unwrap();
+        assert_eq!(
+            keyed,
+            Auth::KeyedMd5 {
+                key_id: 5,
+                sequence: 42,
+                digest
+            }
+        );
+        let meticulous = parse_auth(&keyed_md5_section(3)).unwrap().unwrap();
+        assert_eq!(
+            meticulous,
+            Auth::MeticulousKeyedMd5 {
+                key_id: 5,
+                sequence: 42,
+                digest
+            }
+        );
+        assert_eq!(meticulous.sequence(), Some(42));
+    }
+
+    #[test]
+    fn parses_keyed_sha1_sections() {
+        let hash: [u8; 20] = core::array::from_fn(|i| u8::try_from(i + 1).unwrap());
+        let keyed = parse_auth(&keyed_sha1_section(4)).unwrap().unwrap();
+        assert_eq!(
+            keyed,
+            Auth::KeyedSha1 {
+                key_id: 5,
+                sequence: 42,
+                hash
+            }
+        );
+        let meticulous = parse_auth(&keyed_sha1_section(5)).unwrap().unwrap();
+        assert_eq!(
+            meticulous,
+            Auth::MeticulousKeyedSha1 {
+                key_id: 5,
+                sequence: 42,
+                hash
+            }
+        );
+        assert_eq!(meticulous.auth_type(), AuthType::MeticulousKeyedSha1);
+    }
+
+    #[test]
+    fn keeps_unknown_auth_type_byte_for_byte() {
+        for section in [vec![6, 2], vec![0, 5, 1, 2, 3], vec![255, 4, 0xaa, 0xbb]] {
+            let bytes = packet_with(&section);
+            let packet = ControlPacket::parse(&bytes).unwrap();
+            let auth = packet.auth.as_ref().unwrap();
+            assert_eq!(
+                *auth,
+                Auth::Other {
+                    auth_type: section[0],
+                    data: section[2..].to_vec()
+                }
+            );
+            assert_eq!(auth.key_id(), None);
+            assert_eq!(packet.to_bytes().unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn ignores_reserved_byte_on_receipt_and_writes_zero() {
+        let mut section = keyed_md5_section(2);
+        section[3] = 0xff;
+        let packet = ControlPacket::parse(&packet_with(&section)).unwrap();
+        assert_eq!(
+            packet.to_bytes().unwrap(),
+            packet_with(&keyed_md5_section(2))
+        );
+    }
+
+    #[test]
+    fn rejects_auth_len_that_does_not_fit_the_type() {
+        assert!(parse_auth(&SIMPLE).is_ok());
+        assert!(parse_auth(&keyed_md5_section(2)).is_ok());
+        assert!(parse_auth(&keyed_sha1_section(4)).is_ok());
+        let cases: [(Vec<u8>, AuthType, u8); 6] = [
+            (vec![1, 3, 9, 0], AuthType::SimplePassword, 3), // empty password
+            (
+                [vec![1, 20, 9], vec![b'x'; 17]].concat(),
+                AuthType::SimplePassword,
+                20,
+            ),
+            (
+                [&keyed_md5_section(2)[..], &[0]].concat(),
+                AuthType::KeyedMd5,
+                28,
+            ),
+            (keyed_sha1_section(2), AuthType::KeyedMd5, 28),
+            (keyed_md5_section(5), AuthType::MeticulousKeyedSha1, 24),
+            (vec![7, 1, 0, 0], AuthType::Other(7), 1),
+        ];
+        for (mut section, auth_type, auth_len) in cases {
+            section[1] = auth_len;
+            assert_eq!(
+                parse_auth(&section),
+                Err(BfdError::BadAuthLength {
+                    auth_type,
+                    auth_len
+                }),
+                "{section:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_auth_section_running_past_length() {
+        assert!(parse_auth(&[6, 6, 0, 0, 0, 0]).is_ok());
+        assert_eq!(
+            parse_auth(&[6, 10, 0, 0, 0, 0]),
+            Err(BfdError::AuthSectionTruncated {
+                auth_len: 10,
+                available: 6
+            })
+        );
+        let md5 = keyed_md5_section(2);
+        assert_eq!(
+            parse_auth(&md5[..20]),
+            Err(BfdError::AuthSectionTruncated {
+                auth_len: 24,
+                available: 20
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bytes_after_auth_section() {
+        assert!(parse_auth(&SIMPLE).is_ok());
+        let section = [&SIMPLE[..], &[0, 0]].concat();
+        assert_eq!(
+            parse_auth(&section),
+            Err(BfdError::TrailingBytes {
+                length: 33,
+                end: 31
+            })
+        );
+    }
+
+    #[test]
+    fn emit_rejects_assigned_type_as_other() {
+        for auth_type in 1..=5 {
+            let packet = ControlPacket::parse(&packet_with(&[6, 2])).unwrap();
+            let packet = ControlPacket {
+                auth: Some(Auth::Other {
+                    auth_type,
+                    data: vec![],
+                }),
+                ..packet
+            };
+            assert_eq!(
+                packet.to_bytes(),
+                Err(EmitError::AssignedAuthTypeAsOther(auth_type))
+            );
+        }
+    }
+
+    #[test]
+    fn emit_rejects_auth_data_beyond_length_field() {
+        let packet = ControlPacket::parse(&packet_with(&[6, 2])).unwrap();
+        let fits = ControlPacket {
+            auth: Some(Auth::Other {
+                auth_type: 6,
+                data: vec![0; MAX_OTHER_DATA],
+            }),
+            ..packet.clone()
+        };
+        let bytes = fits.to_bytes().unwrap();
+        assert_eq!(bytes.len(), 255);
+        assert_eq!(ControlPacket::parse(&bytes), Ok(fits));
+        let too_long = ControlPacket {
+            auth: Some(Auth::Other {
+                auth_type: 6,
+                data: vec![0; MAX_OTHER_DATA + 1],
+            }),
+            ..packet
+        };
+        assert_eq!(
+            too_long.to_bytes(),
+            Err(EmitError::AuthDataTooLong { len: 230, max: 229 })
+        );
+    }
+
+    #[test]
+    fn password_is_1_to_16_bytes() {
+        assert_eq!(Password::try_from(vec![]), Err(PasswordLengthError(0)));
+        assert_eq!(
+            Password::try_from(vec![0; 17]),
+            Err(PasswordLengthError(17))
+        );
+        assert_eq!(Password::try_from(vec![0; 16]).unwrap().as_bytes(), [0; 16]);
+        assert!(serde_json::from_str::<Password>("[]").is_err());
+        assert!(serde_json::from_str::<Password>("[1]").is_ok());
+    }
+
+    #[test]
+    fn password_debug_hides_the_secret() {
+        let password = Password::try_from(&b"hunter2"[..]).unwrap();
+        assert_eq!(format!("{password:?}"), "Password(<7 bytes>)");
+    }
+
+    #[test]
+    fn auth_type_codes_round_trip() {
+        for code in 0..=255 {
+            assert_eq!(u8::from(AuthType::from(code)), code);
+        }
+        assert_eq!(AuthType::from(0), AuthType::Other(0));
+        assert_eq!(AuthType::from(4), AuthType::KeyedSha1);
+    }
+
+    #[test]
+    fn serializes_auth_to_json_and_back() {
+        let auth = parse_auth(&keyed_sha1_section(5)).unwrap().unwrap();
+        let json = serde_json::to_string(&auth).unwrap();
+        assert!(
+            json.contains("\"type\":\"meticulous_keyed_sha1\""),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Auth>(&json).unwrap(), auth);
+    }
+}

@@ -41,6 +41,8 @@
 mod auth;
 mod control;
 mod error;
+#[cfg(test)]
+mod proptests;
 mod verify;
 
 pub use auth::{Auth, AuthType, Password};

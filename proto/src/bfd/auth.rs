@@ -365,6 +365,7 @@ impl Auth {
     /// [`check_encodable`](Self::check_encodable) keeps within one byte.
     pub(super) fn emit<B: BufMut>(&self, out: &mut B) {
         out.put_u8(u8::from(self.auth_type()));
+        // Fits: check_encodable and ControlPacket::emit bound the section.
         out.put_u8(u8::try_from(self.buffer_len()).unwrap_or(u8::MAX));
         match self {
             Self::SimplePassword { key_id, password } => {

@@ -283,7 +283,9 @@ fn micros(us: u32) -> Duration {
 /// The Diag field, RFC 5880 section 4.1.
 ///
 /// Codes 9 to 31 are reserved and kept as [`Other`](Self::Other); an
-/// `Other` above 31 does not fit the field and cannot be emitted.
+/// `Other` above 31 does not fit the field and cannot be emitted, and an
+/// `Other` holding an assigned code (0 to 8) parses back as the named
+/// variant. Build values with `Diagnostic::from(code)` to stay canonical.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Diagnostic {

@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::Ipv4Net;
 use proto::bgp::{
-    AsPath, AttributeValue, Community, Context, HEADER_LEN, LargeCommunity, Mobility, Nlri,
-    Origin, PathAttribute, Update,
+    AsPath, AttributeValue, Community, Context, HEADER_LEN, LargeCommunity, Mobility, Nlri, Origin,
+    PathAttribute, Update,
 };
 
 const PREFIXES: u32 = 1000;
@@ -35,11 +35,18 @@ fn update() -> Update {
     .into_iter()
     .map(PathAttribute::new)
     .collect();
-    Update { withdrawn: Vec::new(), attributes, nlri }
+    Update {
+        withdrawn: Vec::new(),
+        attributes,
+        nlri,
+    }
 }
 
 fn ctx() -> Context {
-    Context { max_message_len: 65535, ..Context::modern() }
+    Context {
+        max_message_len: 65535,
+        ..Context::modern()
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -79,7 +86,9 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut buf = bytes::Bytes::copy_from_slice(black_box(&wire));
                 let msg = rustbgpd_wire::decode_message(&mut buf, 65535).expect("valid");
-                let rustbgpd_wire::Message::Update(up) = msg else { unreachable!() };
+                let rustbgpd_wire::Message::Update(up) = msg else {
+                    unreachable!()
+                };
                 let parsed = up.parse_revised(true, false, false, &[]).expect("valid");
                 assert_eq!(parsed.update.announced.len(), PREFIXES as usize);
                 parsed

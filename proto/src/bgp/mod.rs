@@ -47,3 +47,5 @@ pub use mobility::{Mobility, Sequence};
 pub use mp::{MpNextHop, MpReach, MpUnreach};
 pub use nlri::Nlri;
 pub use update::{Action, AttributeProblem, DecodedUpdate, Update};
+#[cfg(test)]
+mod proptests;

@@ -19,16 +19,23 @@
     )
 )]
 
+pub mod capability;
 pub mod context;
 pub mod error;
 pub mod header;
 pub mod iana;
+mod negotiate;
 pub mod notification;
+pub mod open;
 #[allow(dead_code)] // used by the message decoders as they land
 mod reader;
+pub mod route_refresh;
 
+pub use capability::{AddPathMode, Capability, GracefulRestart, GracefulRestartFamily};
 pub use context::Context;
 pub use error::{DecodeError, EncodeError};
 pub use header::{HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN, frame_len};
 pub use iana::{Afi, AfiSafi, MessageType, Safi};
 pub use notification::{CeaseReason, ErrorCode, Notification};
+pub use open::{HoldTime, Open};
+pub use route_refresh::{RouteRefresh, RouteRefreshSubtype};

@@ -342,7 +342,7 @@ fn parse_value(code: u8, value: &[u8]) -> Result<Capability, &'static str> {
             Capability::FourOctetAs(asn)
         }
         code::EXTENDED_NEXT_HOP => {
-            if value.len() % 6 != 0 {
+            if !value.len().is_multiple_of(6) {
                 return Err("extended next hop value is not a multiple of 6 bytes");
             }
             let mut triples = Vec::with_capacity(value.len() / 6);
@@ -356,7 +356,7 @@ fn parse_value(code: u8, value: &[u8]) -> Result<Capability, &'static str> {
             let Some(flags_time) = r.u16() else {
                 return Err("graceful restart value shorter than 2 bytes");
             };
-            if r.len() % 4 != 0 {
+            if !r.len().is_multiple_of(4) {
                 return Err("graceful restart families are not a multiple of 4 bytes");
             }
             let [flags, _] = flags_time.to_be_bytes();
@@ -377,7 +377,7 @@ fn parse_value(code: u8, value: &[u8]) -> Result<Capability, &'static str> {
             })
         }
         code::ADD_PATH => {
-            if value.len() % 4 != 0 {
+            if !value.len().is_multiple_of(4) {
                 return Err("ADD-PATH value is not a multiple of 4 bytes");
             }
             let mut tuples = Vec::with_capacity(value.len() / 4);

@@ -714,6 +714,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_beyond_65535_bytes_is_refused_not_truncated() {
+        let ctx = Context::modern();
+        let a = PathAttribute::new(AttributeValue::Raw {
+            type_code: 99,
+            value: vec![0; 70_000],
+        });
+        let mut out = Vec::new();
+        assert_eq!(
+            a.emit(&ctx, &mut out),
+            Err(super::super::EncodeError::FieldTooLong {
+                what: "path attribute",
+                length: 70_000
+            })
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn long_values_switch_to_extended_length() {
         let ctx = Context::modern();
         let a = PathAttribute::new(AttributeValue::Communities(vec![Community(1); 100]));

@@ -1,0 +1,1 @@
+//! BGP sessions: sans-IO finite state machine and its tokio driver.

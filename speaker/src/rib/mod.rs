@@ -1,0 +1,1 @@
+//! Routing information bases and the decision process.

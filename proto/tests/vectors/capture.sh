@@ -13,15 +13,19 @@
 #         IPv6 next hop (RFC 8950 extended next hop), LOCAL_PREF; BIRD shutdown message.
 #   BFD   single-hop 192.0.2.1<->192.0.2.2 (driven by BGP), multihop (port 4784)
 #         between loopbacks 192.0.2.129<->192.0.2.130, AdminDown from FRR.
+#   bfd-fail: BIRD is frozen (SIGSTOP) for 2.5 s so BFD detection time expires
+#         at FRR (FRR then tears the BGP session down) and at the second BIRD.
 # Scenario B  BIRD 2 (ns "b") <-> second BIRD 2 (ns "c"), link 192.0.2.8/30:
 #         BFD single-hop with keyed SHA1 authentication (FRR 8.4 bfdd has no auth).
-# Scenario C  GoBGP (ns "g") <-> ExaBGP (ns "e"), link 192.0.2.4/30, 192.0.2.12/30,
-#         2001:db8:34::/64:
+# Scenario C  GoBGP (ns "g") <-> ExaBGP (ns "e"), one link carrying 192.0.2.4/30,
+#         192.0.2.12/30, 192.0.2.16/30 and 2001:db8:34::/64:
 #   g1    eBGP 4200000003 <-> 65004, ipv4 (ADD-PATH both ways) + ipv6 unicast, all
 #         path attributes, raw unknown optional transitive attribute.
 #   g2    eBGP 4200000003 <-> 65005 with ExaBGP "asn4 disable": AS_TRANS, AS4_PATH,
 #         AS4_AGGREGATOR.
 #   g3    iBGP 4200000003 over IPv6: LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST.
+#   g4    GoBGP configured with the wrong peer AS: OPEN error (Bad Peer AS).
+#   hold-expire: ExaBGP is frozen (SIGSTOP) for 11 s: Hold Timer Expired from GoBGP.
 #
 # Hard rules honoured: every daemon runs in namespaces created here (unique
 # names per run), addresses are documentation ranges on veth links between
@@ -168,9 +172,11 @@ nsx "$NS_C" ip link set vc1 up
 ip link add vg0 netns "$NS_G" type veth peer name ve0 netns "$NS_E"
 nsx "$NS_G" ip addr add 192.0.2.5/30 dev vg0
 nsx "$NS_G" ip addr add 192.0.2.13/30 dev vg0
+nsx "$NS_G" ip addr add 192.0.2.17/30 dev vg0
 nsx "$NS_G" ip addr add 2001:db8:34::1/64 dev vg0 nodad
 nsx "$NS_E" ip addr add 192.0.2.6/30 dev ve0
 nsx "$NS_E" ip addr add 192.0.2.14/30 dev ve0
+nsx "$NS_E" ip addr add 192.0.2.18/30 dev ve0
 nsx "$NS_E" ip addr add 2001:db8:34::2/64 dev ve0 nodad
 nsx "$NS_G" ip link set vg0 up
 nsx "$NS_E" ip link set ve0 up
@@ -398,6 +404,7 @@ wait_until 15 "bgpd vty socket" test -S "$FRR_D/bgpd.vty"
 wait_until 15 "bfdd vty socket" test -S "$FRR_D/bfdd.vty"
 event start-a "BIRD 2 and FRR start; sessions frr4 (eBGP v4) and frr6 (iBGP v6) open"
 start bird-a "$NS_B" bird -f -c "$W/bird/bird.conf" -s "$W/bird/bird.ctl" -P "$W/bird/bird.pid"
+BIRD_A_PID=$LAST_PID
 start bird-c "$NS_C" bird -f -c "$W/bird2/bird.conf" -s "$W/bird2/bird.ctl" -P "$W/bird2/bird.pid"
 
 established_bird() { birdc_a show protocols "$1" | grep -q Established; }
@@ -415,7 +422,7 @@ cat >"$W/gobgp/gobgpd.toml" <<'EOF'
 [global.config]
   as = 4200000003
   router-id = "192.0.2.5"
-  local-address-list = ["192.0.2.5", "192.0.2.13", "2001:db8:34::1"]
+  local-address-list = ["192.0.2.5", "192.0.2.13", "192.0.2.17", "2001:db8:34::1"]
 
 [[neighbors]]
   [neighbors.config]
@@ -454,6 +461,21 @@ cat >"$W/gobgp/gobgpd.toml" <<'EOF'
     hold-time = 9
     keepalive-interval = 3
     connect-retry = 2
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+
+# g4: deliberately wrong peer-as (ExaBGP uses 65006): OPEN error Bad Peer AS
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.0.2.18"
+    peer-as = 65099
+  [neighbors.transport.config]
+    local-address = "192.0.2.17"
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+    connect-retry = 5
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
@@ -529,6 +551,15 @@ neighbor 192.0.2.13 {
   capability { asn4 disable; route-refresh; }
   api { processes [ feed ]; }
 }
+neighbor 192.0.2.17 {
+  description "g4 GoBGP expects AS 65099: Bad Peer AS";
+  router-id 192.0.2.18;
+  local-address 192.0.2.18;
+  local-as 65006;
+  peer-as 4200000003;
+  hold-time 9;
+  family { ipv4 unicast; }
+}
 neighbor 2001:db8:34::1 {
   description "g3 iBGP over IPv6";
   router-id 192.0.2.6;
@@ -595,6 +626,15 @@ exa "neighbor 192.0.2.5 announce route-refresh ipv4 unicast"
 exa "neighbor 2001:db8:34::1 announce route-refresh ipv6 unicast"
 sleep 4
 
+event hold-expire-c "ExaBGP frozen (SIGSTOP) for 11 s: GoBGP's hold timer (9 s) expires on g1/g2/g3"
+kill -STOP "$EXA_PID"
+sleep 11
+kill -CONT "$EXA_PID"
+wait_until 60 "GoBGP g1 re-established" gobgp_established 192.0.2.6
+wait_until 60 "GoBGP g2 re-established" gobgp_established 192.0.2.14
+wait_until 60 "GoBGP g3 re-established" gobgp_established 2001:db8:34::2
+sleep 3
+
 event shutdown-c "GoBGP disables g1 (Cease/2), resets g3 with an RFC 9003 communication (Cease/4); ExaBGP tears down g2 (Cease/2)"
 gob neighbor 192.0.2.6 disable || true
 gob neighbor 2001:db8:34::2 reset --reason "hostroute vectors: gobgp reset" || true
@@ -604,6 +644,16 @@ sleep 3
 ###############################################################################
 # Scenario A: withdraw, refresh, shutdown
 ###############################################################################
+event bfd-fail-a "BIRD frozen (SIGSTOP) for 2.5 s: BFD detection time expires at FRR and the second BIRD"
+kill -STOP "$BIRD_A_PID"
+sleep 2.5
+kill -CONT "$BIRD_A_PID"
+wait_until 60 "BIRD frr4 re-established" established_bird frr4
+wait_until 60 "BIRD frr6 re-established" established_bird frr6
+wait_until 30 "BFD single-hop up again" bfd_up birdc_a 192.0.2.2
+wait_until 30 "BFD auth session up again" bfd_up birdc_a 192.0.2.10
+sleep 3
+
 event withdraw-a "BIRD disables statics s4w/s6w; FRR removes network statements"
 birdc_a disable s4w
 birdc_a disable s6w

@@ -644,7 +644,7 @@ def decode_update(body, ctx: Ctx):
             a["text"] = "CLUSTER_LIST " + " ".join(str(ipaddress.IPv4Address(v[j : j + 4])) for j in range(0, len(v), 4))
         elif t == 16:
             a["ext"] = [v[j : j + 8] for j in range(0, len(v), 8)]
-            a["text"] = "EXTENDED_COMMUNITIES " + "; ".join(ext_comm(e) for e in a["ext"])
+            a["text"] = "EXTENDED_COMMUNITIES " + "; ".join(f"{ext_comm(e)} <{e.hex()}>" for e in a["ext"])
         elif t == 32:
             ls = [struct.unpack("!III", v[j : j + 12]) for j in range(0, len(v), 12)]
             a["text"] = "LARGE_COMMUNITY " + " ".join(f"{x}:{y}:{z}" for x, y, z in ls)
@@ -689,7 +689,12 @@ def decode_notification(body):
     code, sub = body[0], body[1]
     data = body[2:]
     d = {"code": code, "subcode": sub, "data": data}
-    sname = CEASE_SUB.get(sub, str(sub)) if code == 6 else str(sub)
+    if code == 6:
+        sname = CEASE_SUB.get(sub, str(sub))
+    elif code == 2:
+        sname = OPEN_SUB_TEXT.get(sub, str(sub))
+    else:
+        sname = "unspecific" if sub == 0 else str(sub)
     txt = f"NOTIFICATION {NOTIF_CODES.get(code, code)} ({code}) / {sname} ({sub})"
     if code == 6 and sub in (2, 4) and data:
         ln = data[0]
@@ -703,11 +708,24 @@ def decode_notification(body):
         txt += f", wrapping [{inner['text']}]"
     elif data:
         txt += f", data {data.hex()}"
+        if all(32 <= c < 127 for c in data):
+            txt += f" (ASCII {data.decode()!r})"
     d["text"] = txt
     return d
 
 
 RR_SUB = {0: "ROUTE-REFRESH", 1: "BoRR", 2: "EoRR"}
+SUBCODE_NAMES = {
+    1: {1: "not_synchronized", 2: "bad_length", 3: "bad_type"},
+    2: {1: "unsupported_version", 2: "bad_peer_as", 3: "bad_bgp_id", 4: "unsupported_optional_parameter",
+        6: "unacceptable_hold_time", 7: "unsupported_capability", 11: "role_mismatch"},
+    3: {1: "malformed_attribute_list", 2: "unrecognized_well_known", 3: "missing_well_known", 4: "attribute_flags",
+        5: "attribute_length", 6: "invalid_origin", 8: "invalid_next_hop", 9: "optional_attribute",
+        10: "invalid_network", 11: "malformed_as_path"},
+}
+OPEN_SUB_TEXT = {1: "Unsupported Version Number", 2: "Bad Peer AS", 3: "Bad BGP Identifier",
+                 4: "Unsupported Optional Parameter", 6: "Unacceptable Hold Time", 7: "Unsupported Capability",
+                 11: "Role Mismatch"}
 
 
 def decode_bgp(raw, ctx: Ctx):
@@ -795,6 +813,24 @@ BFD_AUTH = {1: "Simple Password", 2: "Keyed MD5", 3: "Meticulous Keyed MD5", 4: 
             5: "Meticulous Keyed SHA1"}
 
 
+# Keys configured by capture.sh for the authenticated BFD session (key id -> secret).
+BFD_KEYS = {7: b"hostroute-bfd-key"}
+
+
+def bfd_auth_check(b, a):
+    """Verify a Keyed/Meticulous MD5 or SHA1 digest (RFC 5880 6.7.3 / 6.7.4) with BFD_KEYS."""
+    import hashlib
+
+    key = BFD_KEYS.get(a["key_id"])
+    if key is None or a["type"] not in (2, 3, 4, 5):
+        return None
+    size, algo = (16, hashlib.md5) if a["type"] in (2, 3) else (20, hashlib.sha1)
+    start = 24 + 8  # auth header (type, len, key id, reserved) + sequence number
+    pkt = bytearray(b[: b[3]])
+    pkt[start : start + size] = key[:size].ljust(size, b"\0")
+    return algo(bytes(pkt)).digest() == bytes(b[start : start + size])
+
+
 def decode_bfd(b):
     vd, sf, mult, ln = b[0], b[1], b[2], b[3]
     mine, yours, tx, rx, echo = struct.unpack("!IIIII", b[4:24])
@@ -819,6 +855,7 @@ def decode_bfd(b):
         if at in (2, 3, 4, 5):
             a["seq"] = struct.unpack("!I", b[28:32])[0]
             a["digest"] = b[32 : 24 + al]
+            a["verified"] = bfd_auth_check(b, a)
         elif at == 1:
             a["password"] = b[27 : 24 + al]
         d["auth"] = a
@@ -839,6 +876,11 @@ def describe_bfd(d, multihop):
         if "seq" in a:
             t += f", sequence {a['seq']}, digest {a['digest'].hex()}"
         lines.append(t)
+        if a.get("verified") is not None:
+            key = BFD_KEYS[a["key_id"]].decode()
+            lines.append(f"  digest {'VERIFIED' if a['verified'] else 'DOES NOT MATCH'} with key id {a['key_id']} "
+                         f"secret {key!r} (RFC 5880 6.7.4: hash over the packet with the secret, zero padded, "
+                         f"in the digest field)")
     return lines
 
 
@@ -862,6 +904,8 @@ ENDPOINTS = {
     "192.0.2.6": "exabgp",
     "192.0.2.14": "exabgp",
     "2001:db8:34::2": "exabgp",
+    "192.0.2.17": "gobgp",
+    "192.0.2.18": "exabgp",
 }
 IMPL_PKG = {"bird2": "bird2", "frr": "frr", "gobgp": "gobgpd", "exabgp": "exabgp"}
 IMPL_NAME = {"bird2": "BIRD 2", "frr": "FRR", "gobgp": "GoBGP", "exabgp": "ExaBGP"}
@@ -885,6 +929,8 @@ SESSIONS = {
     frozenset({"192.0.2.13", "192.0.2.14"}): (
         "g2", "eBGP over IPv4 (g2): GoBGP AS 4200000003 <-> ExaBGP AS 65005 with 'capability { asn4 disable; }' "
         "(2-octet peer: AS_TRANS, AS4_PATH, AS4_AGGREGATOR)"),
+    frozenset({"192.0.2.17", "192.0.2.18"}): (
+        "g4", "eBGP over IPv4 (g4): ExaBGP AS 65006 <-> GoBGP configured with the wrong peer AS 65099 (OPEN error)"),
     frozenset({"2001:db8:34::1", "2001:db8:34::2"}): (
         "g3", "iBGP over IPv6 (g3): GoBGP <-> ExaBGP, AS 4200000003, ipv6 unicast"),
 }
@@ -940,15 +986,19 @@ def analyse(pcap_dir):
         if m.kind == "bgp" and len(m.raw) > 19 and m.raw[18] == 1:
             opens[(m.conn_id, m.src)] = decode_open(m.raw[19:])
     for m in msgs:
-        if m.kind == "bgp":
-            so = opens.get((m.conn_id, m.src))
-            ro = opens.get((m.conn_id, m.dst))
-            ctx = make_ctx(so, ro)
-            m.decoded = decode_bgp(m.raw, ctx)
-            m.decoded["ctx"] = ctx
-        else:
-            m.decoded = decode_bfd(m.raw)
-            m.decoded["multihop"] = 4784 in (m.dport, m.sport)
+        try:
+            if m.kind == "bgp":
+                so = opens.get((m.conn_id, m.src))
+                ro = opens.get((m.conn_id, m.dst))
+                ctx = make_ctx(so, ro)
+                m.decoded = decode_bgp(m.raw, ctx)
+                m.decoded["ctx"] = ctx
+            else:
+                m.decoded = decode_bfd(m.raw)
+                m.decoded["multihop"] = 4784 in (m.dport, m.sport)
+        except (IndexError, struct.error, ValueError, KeyError) as e:
+            print(f"extract.py: warning: cannot decode {m.pcap} frame {m.frame}: {e!r}", file=sys.stderr)
+            m.decoded = {"name": "UNDECODABLE", "error": repr(e)}
     msgs.sort(key=lambda m: (m.ts, m.pcap, m.frame))
     return msgs
 
@@ -1013,6 +1063,8 @@ def update_features(d):
 def classify(m: Msg):
     """Return (name, dedupe_key) or None to skip."""
     d = m.decoded
+    if d.get("name") == "UNDECODABLE":
+        return None
     if m.kind == "bfd":
         st = BFD_STATE[d["state"]].lower()
         name = "bfd"
@@ -1027,12 +1079,12 @@ def classify(m: Msg):
             name += f"_diag{d['diag']}"
         if d["auth"]:
             name += "_auth_" + {1: "simple", 2: "md5", 3: "meticulous_md5", 4: "sha1", 5: "meticulous_sha1"}.get(d["auth"]["type"], "x")
+        key = name
         if d["your"] == 0:
             name += "_nodisc"
-        slow = d["tx"] >= 1_000_000
-        if st == "up" and slow:
-            name += "_slowtx"
-        return name, name
+            if d["diag"] == 0:
+                key = name  # the very first packets of a session
+        return name, key
     sess = SESSIONS.get(frozenset({m.src, m.dst}), ("unknown", ""))[0]
     n = d["name"]
     if n == "KEEPALIVE":
@@ -1044,15 +1096,18 @@ def classify(m: Msg):
         return nm, nm
     if n == "NOTIFICATION":
         code, sub = d["code"], d["subcode"]
-        nm = "notification_" + {1: "header", 2: "open", 3: "update", 4: "hold_expired", 5: "fsm", 6: "cease", 7: "route_refresh"}.get(code, str(code))
+        nm = "notification_" + {1: "header", 2: "open", 3: "update", 4: "hold_timer_expired", 5: "fsm", 6: "cease",
+                                7: "route_refresh"}.get(code, str(code))
         if code == 6:
             nm += "_" + {0: "unspecific", 1: "max_prefix", 2: "admin_shutdown", 3: "deconfigured", 4: "admin_reset",
                          5: "rejected", 6: "config_change", 7: "collision", 8: "resources", 9: "hard_reset",
                          10: "bfd_down"}.get(sub, str(sub))
             if d.get("shutdown_msg"):
                 nm += "_msg"
+        elif code == 4 and sub == 0:
+            pass
         else:
-            nm += "_unspecific" if sub == 0 else f"_{sub}"
+            nm += "_" + SUBCODE_NAMES.get(code, {}).get(sub, "unspecific" if sub == 0 else str(sub))
         return nm, nm
     if n == "ROUTE-REFRESH":
         nm = {0: "route_refresh", 1: "borr", 2: "eorr"}.get(d["subtype"], "rr_subtype%d" % d["subtype"])
@@ -1159,10 +1214,10 @@ def cover_tags(m: Msg):
 # BFD packets kept (first of each name): the session bring-up sequence, the
 # poll/final exchange, the ways a session goes down, multihop and authenticated.
 BFD_KEEP = [
-    r"bfd_(down_nodisc|init|up|up_poll|up_final)",
-    r"bfd_down_diag\d+(_nodisc)?",
-    r"bfd_multihop_(up|up_poll|down_diag\d+|admindown|admindown_final)",
-    r"bfd_(down_auth_sha1_nodisc|init_auth_sha1|up_auth_sha1|up_poll_auth_sha1)",
+    r"bfd_(down_nodisc|init|init_poll|up|up_poll|up_final)",
+    r"bfd_down_diag\d+",
+    r"bfd_multihop_(up|down_diag\d+|admindown)",
+    r"bfd_(down_auth_sha1_nodisc|up_auth_sha1|up_poll_auth_sha1|down_diag\d+_auth_sha1)",
 ]
 
 
@@ -1181,7 +1236,11 @@ def select(msgs):
     chosen = {}
     seen_bytes = set()
     cands = {}  # impl -> list of (name, m, tags)
-    for m in msgs:
+
+    def prio(m):
+        return 1 if SESSIONS.get(frozenset({m.src, m.dst}), ("",))[0] == "g4" else 0
+
+    for m in sorted(msgs, key=lambda m: (prio(m), m.ts, m.pcap, m.frame)):
         c = classify(m)
         if c is None:
             continue
@@ -1195,7 +1254,7 @@ def select(msgs):
         k = (impl, key)
         if k in chosen or any(n == name for n, _m, _t in cands.get(impl, [])):
             continue
-        if m.kind == "bfd" and not any(re.fullmatch(rx, name) for rx in BFD_KEEP):
+        if m.kind == "bfd" and not any(re.fullmatch(rx, key) for rx in BFD_KEEP):
             continue
         tags = cover_tags(m)
         if tags is None:
@@ -1360,13 +1419,84 @@ def decode_fixture(path):
 ###############################################################################
 
 
+def selftest(pcap_dir):
+    """Re-encode every pcap with other link types / header variants and with
+    reordered and duplicated packets; the extracted messages must not change."""
+    import random
+    import tempfile
+
+    def frames(path):
+        return [(ts, lt, pkt) for _n, ts, lt, pkt in read_pcap(path)]
+
+    def write(path, fr, linktype, endian="<", nano=False):
+        magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+        with open(path, "wb") as f:
+            f.write(struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype))
+            for ts, pkt in fr:
+                sec = int(ts)
+                frac = round((ts - sec) * (1e9 if nano else 1e6))
+                f.write(struct.pack(endian + "IIII", sec, frac, len(pkt), len(pkt)) + pkt)
+
+    def relink(lt, pkt, to):
+        etype, l3 = l3_from_frame(lt, pkt)
+        if to == LINKTYPE_ETHERNET:
+            return b"\x02" * 6 + b"\x04" * 6 + struct.pack("!H", etype) + l3
+        if to == LINKTYPE_LINUX_SLL:
+            return struct.pack("!HHH", 0, 1, 6) + b"\x02" * 6 + b"\0\0" + struct.pack("!H", etype) + l3
+        if to == LINKTYPE_LINUX_SLL2:
+            return struct.pack("!HHIHBB", etype, 0, 2, 1, 0, 6) + b"\x02" * 6 + b"\0\0" + l3
+        return l3  # raw
+
+    def sig(path):
+        return [(m.kind, m.src, m.dst, m.raw) for m in sorted(messages_from_pcap(path), key=lambda m: (m.kind, m.src, m.dst, m.ts))]
+
+    ok = True
+    rnd = random.Random(4271)
+    with tempfile.TemporaryDirectory() as td:
+        for fn in sorted(os.listdir(pcap_dir)):
+            if not fn.endswith(".pcap"):
+                continue
+            src = os.path.join(pcap_dir, fn)
+            ref = sig(src)
+            fr = frames(src)
+            variants = []
+            for lt in (LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW):
+                variants.append((f"linktype {lt}", [(ts, relink(l, p, lt)) for ts, l, p in fr], lt, "<", False))
+            variants.append(("big-endian nanosecond", [(ts, p) for ts, _l, p in fr], fr[0][1] if fr else 1, ">", True))
+            # TCP robustness: swap neighbours and duplicate ~10 % of the frames
+            shuffled = [(ts, p) for ts, _l, p in fr]
+            for i in range(0, len(shuffled) - 1, 7):
+                shuffled[i], shuffled[i + 1] = shuffled[i + 1], shuffled[i]
+            dup = []
+            for item in shuffled:
+                dup.append(item)
+                if rnd.random() < 0.1:
+                    dup.append(item)
+            variants.append(("reordered+duplicated", dup, fr[0][1] if fr else 1, "<", False))
+            for label, vfr, lt, endian, nano in variants:
+                path = os.path.join(td, "v.pcap")
+                write(path, vfr, lt, endian, nano)
+                got = sig(path)
+                if label.startswith("reordered"):  # duplicated UDP datagrams are real duplicates: compare TCP only
+                    got = [x for x in got if x[0] == "bgp"]
+                    same = got == [x for x in ref if x[0] == "bgp"]
+                else:
+                    same = got == ref
+                ok &= same
+                print(f"selftest {fn:28s} {label:24s} {len(got):5d} messages {'ok' if same else 'MISMATCH'}")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pcap-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "pcap"))
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--dump", action="store_true", help="print every decoded message instead of writing fixtures")
     ap.add_argument("--decode", nargs="+", metavar="HEX", help="decode fixture files and exit")
+    ap.add_argument("--selftest", action="store_true", help="check pcap/TCP handling against re-encoded pcaps")
     a = ap.parse_args()
+    if a.selftest:
+        sys.exit(0 if selftest(a.pcap_dir) else 1)
     if a.decode:
         for p in a.decode:
             decode_fixture(p)

@@ -354,7 +354,7 @@ def decode_caps(b):
                 afi, safi, fl = struct.unpack("!HBB", v[j : j + 4])
                 st = int.from_bytes(v[j + 4 : j + 7], "big")
                 ent.append(f"{fam(afi, safi)} stale={st}s{'(F)' if fl & 0x80 else ''}")
-            c["text"] = "LONG_LIVED_GR " + ", ".join(ent)
+            c["text"] = "LONG_LIVED_GR " + (", ".join(ent) if ent else "(no AFI/SAFI)")
         elif code == 73 and len(v) >= 1:
             hl = v[0]
             host = v[1 : 1 + hl].decode(errors="replace")
@@ -1192,8 +1192,6 @@ def cover_tags(m: Msg):
         tags = set(update_features(d))
         # MAC mobility with the sticky bit is a separate case
         for a in d["attrs"]:
-            if a["type"] == 16 and any(e[0] == 6 and e[1] == 0 and e[2] & 1 for e in a["ext"]):
-                tags.add("macmobility_sticky")
             if a["type"] == 16 and any(e[0] & 0x3F == 0x01 for e in a["ext"]):
                 tags.add("extcomm_ipv4_addr")
             if a["type"] == 16 and any(e[0] & 0x3F == 0x02 for e in a["ext"]):
@@ -1203,21 +1201,22 @@ def cover_tags(m: Msg):
             if a["type"] == 8 and any(struct.unpack("!I", a["raw"][j : j + 4])[0] in WELL_KNOWN_COMM
                                       for j in range(0, len(a["raw"]), 4)):
                 tags.add("well_known_community")
-        # Structural features (family, next-hop form, ADD-PATH, AS4 handling, ...)
-        # must be covered per session; attribute contents once per implementation.
+        # Structural features (family, next-hop form, ADD-PATH, AS4 handling,
+        # communities, ...) must be covered per session and family; the other
+        # attribute contents once per implementation.
         structural = ("ipv4", "ipv6", "addpath", "v6nexthop", "nh_ll", "as4path", "as4aggregator", "aggregator",
-                      "as_trans", "localpref", "otc", "rr")
-        return {f"{sess}:{t}" if t in structural or t.startswith("unknown_attr") else t for t in tags}
+                      "as_trans", "localpref", "otc", "rr", "communities", "large")
+        famtag = "ipv6" if "ipv6" in tags else "ipv4"
+        return {f"{sess}:{famtag}:{t}" if t in structural or t.startswith("unknown_attr") else t for t in tags}
     return None
 
 
 # BFD packets kept (first of each name): the session bring-up sequence, the
 # poll/final exchange, the ways a session goes down, multihop and authenticated.
 BFD_KEEP = [
-    r"bfd_(down_nodisc|init|init_poll|up|up_poll|up_final)",
-    r"bfd_down_diag\d+",
-    r"bfd_multihop_(up|down_diag\d+|admindown)",
-    r"bfd_(down_auth_sha1_nodisc|up_auth_sha1|up_poll_auth_sha1|down_diag\d+_auth_sha1)",
+    r"bfd_(down_nodisc|init|init_poll|up|up_poll|up_final|down_diag1)",
+    r"bfd_multihop_(up|down_diag3|admindown)",
+    r"bfd_(down_auth_sha1_nodisc|up_auth_sha1)",
 ]
 
 
@@ -1248,6 +1247,8 @@ def select(msgs):
         impl = ENDPOINTS.get(m.src, "unknown")
         if impl == "unknown":
             continue
+        if prio(m) and not name.startswith("notification"):
+            continue  # the misconfigured session g4 only contributes its NOTIFICATION
         if (impl, m.raw) in seen_bytes:
             continue
         seen_bytes.add((impl, m.raw))
@@ -1308,7 +1309,8 @@ def exercise_text(m):
 def ctx_short(m):
     if m.kind == "bfd":
         d = m.decoded
-        return f"multihop={'true' if d['multihop'] else 'false'}" + (f" auth={d['auth']['type']}" if d["auth"] else "")
+        return f"multihop={'true' if d['multihop'] else 'false'}" + (
+            " auth=" + BFD_AUTH[d["auth"]["type"]].lower().replace(" ", "-") if d["auth"] else "")
     c = m.decoded["ctx"]
     if not c.known:
         return "-"

@@ -384,14 +384,19 @@ EOF
 chown -R frr:frr "$W/frr"
 
 FRR_D="$W/frr"
+frr_common=(-N "$NS_F" --vty_socket "$FRR_D" -z "$FRR_D/zserv.api" -P 0 --log "file:$FRR_D/LOG" --log-level info)
 nsx "$NS_B" bird -p -c "$W/bird/bird.conf"
 nsx "$NS_C" bird -p -c "$W/bird2/bird.conf"
+# Dry-run config checks (-C) inside the namespace, with the same per-run paths
+# as the real daemons (otherwise bfdd creates /var/run/frr/bfdd.sock).
 for d in bgpd bfdd; do
-    if nsx "$NS_F" /usr/lib/frr/$d -C -f "$FRR_D/$d.conf" 2>&1 | grep -E 'No such command|Unknown command|error' >&2; then
+    extra=()
+    [[ $d == bfdd ]] && extra=(--bfdctl "$FRR_D/bfdd-check.sock")
+    if nsx "$NS_F" /usr/lib/frr/$d -C "${frr_common[@]}" "${extra[@]}" -f "$FRR_D/$d.conf" -i "$FRR_D/$d-check.pid" 2>&1 |
+        grep -E 'No such command|Unknown command|error' >&2; then
         log "FRR $d config rejected"; exit 1
     fi
 done
-frr_common=(-N "$NS_F" --vty_socket "$FRR_D" -z "$FRR_D/zserv.api" -P 0 --log "file:$FRR_D/LOG" --log-level info)
 vty() { vtysh --vty_socket "$FRR_D" "$@"; }
 birdc_a() { birdc -s "$W/bird/bird.ctl" "$@"; }
 birdc_c() { birdc -s "$W/bird2/bird.ctl" "$@"; }

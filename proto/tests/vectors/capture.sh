@@ -67,17 +67,18 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     log "cleanup (rc=$rc)"
+    [[ -n "$NAP_PID" ]] && kill "$NAP_PID" 2>/dev/null
     local i pid ns n
     # Stop in reverse start order, by PID only.
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         pid=${PIDS[$i]}
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
     done
     for ((n = 0; n < 50; n++)); do
         local alive=0
         for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
         [[ $alive -eq 0 ]] && break
-        sleep 0.1
+        nap 0.1
     done
     for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null; done
     # Anything else still inside OUR namespaces (children of the daemons, e.g.
@@ -87,7 +88,7 @@ cleanup() {
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
         fi
     done
-    sleep 0.2
+    nap 0.2
     for ns in "${ALL_NS[@]}"; do
         ip netns list | grep -qw "$ns" && ip netns del "$ns"
     done
@@ -99,6 +100,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Interruptible sleep: bash runs traps only between foreground commands, but
+# at once while in "wait".
+NAP_PID=
+nap() { sleep "$1" & NAP_PID=$!; wait "$NAP_PID"; }
 
 # wait_until TIMEOUT_S DESCRIPTION CMD...  (bounded poll, 0.5 s step)
 wait_until() {
@@ -115,7 +122,7 @@ wait_until() {
                 return 1
             fi
         done
-        sleep 0.5
+        nap 0.5
     done
     log "ok: $desc"
 }
@@ -606,7 +613,7 @@ gob global rib -a ipv4 add 198.51.100.32/32 identifier 7 large-community 4200000
 gob global rib -a ipv4 add 198.51.100.32/32 identifier 8 large-community 4200000003:32:8 med 8
 gob global rib -a ipv6 add 2001:db8:ff00::30/128 nexthop 2001:db8:34::1 community 4200:630 large-community 4200000003:630:1 med 630 local-pref 630
 gob global rib -a ipv6 add 2001:db8:ff00::31/128 nexthop 2001:db8:34::1 origin incomplete
-sleep 2
+nap 2
 exa "neighbor 192.0.2.5 announce route 198.51.100.40/32 next-hop self origin igp as-path [ 65004 4200000099 ] med 40 local-preference 400 community [ 65004:40 65004:41 no-export ] large-community [ 65004:40:1 4200000099:40:2 ] extended-community [ target:65004:40 origin:192.0.2.6:40 0x0600000000000009 ] atomic-aggregate aggregator ( 4200000099:192.0.2.6 ) originator-id 192.0.2.6 cluster-list [ 192.0.2.99 192.0.2.98 ]"
 exa "neighbor 192.0.2.5 announce route 198.51.100.41/32 next-hop self path-information 0.0.0.1 community [ 65004:41 ] attribute [ 0x63 0xc0 0x686f7374726f757465 ]"
 exa "neighbor 192.0.2.5 announce route 198.51.100.41/32 next-hop self path-information 0.0.0.2 med 2 community [ 65004:42 ]"
@@ -615,7 +622,7 @@ exa "neighbor 192.0.2.5 announce route 2001:db8:ff00::40/128 next-hop 2001:db8:3
 exa "neighbor 192.0.2.13 announce route 198.51.100.50/32 next-hop self as-path [ 65005 4200000099 65006 ] aggregator ( 4200000099:192.0.2.14 ) atomic-aggregate community [ 65005:50 ]"
 exa "neighbor 192.0.2.13 announce route 198.51.100.51/32 next-hop self as-path [ 65005 ] med 51"
 exa "neighbor 2001:db8:34::1 announce route 2001:db8:ff00::60/128 next-hop 2001:db8:34::2 local-preference 160 originator-id 192.0.2.66 cluster-list [ 192.0.2.77 ] community [ 4200:660 ] large-community [ 4200000003:660:1 ]"
-sleep 6
+nap 6
 
 event withdraw-c "GoBGP and ExaBGP withdraw one route each"
 gob global rib -a ipv4 del 198.51.100.31/32
@@ -623,73 +630,73 @@ gob global rib -a ipv6 del 2001:db8:ff00::31/128
 exa "neighbor 192.0.2.5 withdraw route 198.51.100.42/32 next-hop self path-information 0.0.0.1"
 exa "neighbor 192.0.2.5 withdraw route 2001:db8:ff00::40/128 next-hop 2001:db8:34::2"
 exa "neighbor 192.0.2.13 withdraw route 198.51.100.51/32 next-hop self"
-sleep 4
+nap 4
 
 # (gobgp neighbor X softresetin only re-runs policy on GoBGP's Adj-RIB-In; it sends no ROUTE-REFRESH)
 event refresh-c "ExaBGP sends ROUTE-REFRESH (ipv4 on g1, ipv6 on g3); GoBGP re-advertises"
 exa "neighbor 192.0.2.5 announce route-refresh ipv4 unicast"
 exa "neighbor 2001:db8:34::1 announce route-refresh ipv6 unicast"
-sleep 4
+nap 4
 
 event hold-expire-c "ExaBGP frozen (SIGSTOP) for 11 s: GoBGP's hold timer (9 s) expires on g1/g2/g3"
 kill -STOP "$EXA_PID"
-sleep 11
+nap 11
 kill -CONT "$EXA_PID"
 wait_until 60 "GoBGP g1 re-established" gobgp_established 192.0.2.6
 wait_until 60 "GoBGP g2 re-established" gobgp_established 192.0.2.14
 wait_until 60 "GoBGP g3 re-established" gobgp_established 2001:db8:34::2
-sleep 3
+nap 3
 
 event shutdown-c "GoBGP disables g1 (Cease/2), resets g3 with an RFC 9003 communication (Cease/4); ExaBGP tears down g2 (Cease/2)"
 gob neighbor 192.0.2.6 disable || true
 gob neighbor 2001:db8:34::2 reset --reason "hostroute vectors: gobgp reset" || true
 exa "neighbor 192.0.2.13 teardown 2"
-sleep 3
+nap 3
 
 ###############################################################################
 # Scenario A: withdraw, refresh, shutdown
 ###############################################################################
 event bfd-fail-a "BIRD frozen (SIGSTOP) for 2.5 s: BFD detection time expires at FRR and the second BIRD"
 kill -STOP "$BIRD_A_PID"
-sleep 2.5
+nap 2.5
 kill -CONT "$BIRD_A_PID"
 wait_until 60 "BIRD frr4 re-established" established_bird frr4
 wait_until 60 "BIRD frr6 re-established" established_bird frr6
 wait_until 30 "BFD single-hop up again" bfd_up birdc_a 192.0.2.2
 wait_until 30 "BFD auth session up again" bfd_up birdc_a 192.0.2.10
-sleep 3
+nap 3
 
 event withdraw-a "BIRD disables statics s4w/s6w; FRR removes network statements"
 birdc_a disable s4w
 birdc_a disable s6w
 vty -c 'configure terminal' -c 'router bgp 65002' -c 'address-family ipv4 unicast' -c 'no network 198.51.100.3/32' \
     -c 'exit-address-family' -c 'address-family ipv6 unicast' -c 'no network 2001:db8:ff00::3/128'
-sleep 5
+nap 5
 
 event refresh-a-frr "FRR soft in toward BIRD (ROUTE-REFRESH from FRR, BoRR/EoRR from BIRD)"
 vty -c 'clear bgp ipv4 unicast 192.0.2.1 soft in'
-sleep 2
+nap 2
 vty -c 'clear bgp ipv6 unicast 192.0.2.1 soft in'
 vty -c 'clear bgp ipv4 unicast 2001:db8:12::1 soft in'
-sleep 3
+nap 3
 event refresh-a-bird "BIRD reload in (ROUTE-REFRESH from BIRD, BoRR/EoRR from FRR)"
 birdc_a reload in frr4
 birdc_a reload in frr6
-sleep 4
+nap 4
 
 event bfd-admin-down "FRR shuts down the multihop BFD peer (AdminDown)"
 vty -c 'configure terminal' -c 'bfd' -c 'peer 192.0.2.129 multihop local-address 192.0.2.130' -c 'shutdown'
-sleep 3
+nap 3
 
 event shutdown-a "FRR: neighbor 192.0.2.1 shutdown message; BIRD: disable frr6 with message"
 vty -c 'configure terminal' -c 'router bgp 65002' -c 'neighbor 192.0.2.1 shutdown message hostroute vectors: frr maintenance'
-sleep 2
+nap 2
 birdc_a disable frr6 '"hostroute vectors: bird maintenance"'
-sleep 3
+nap 3
 
 event stop "ExaBGP stopped (SIGTERM); end of capture"
 kill -TERM "$EXA_PID" 2>/dev/null || true
-sleep 3
+nap 3
 
 # Diagnostics for the log
 birdc_a show protocols all > "$W/bird-protocols.txt" 2>&1 || true

@@ -20,18 +20,22 @@ CORPUS = ROOT / "corpus"
 
 
 def context_byte(comment: str) -> int:
+    """The fuzzing context byte for a vector's `# context:` and `# scenario:` lines."""
     m = re.search(r"^# context:(.*)$", comment, re.M)
     text = m.group(1) if m else ""
+    scenario = re.search(r"^# scenario:(.*)$", comment, re.M)
     flags = 0
-    if re.search(r"as4=(true|yes|1)", text):
+    if re.search(r"as4=true", text):
         flags |= 1
     if re.search(r"addpath_rx=[^ ]*ipv4", text):
         flags |= 2
     if re.search(r"addpath_rx=[^ ]*ipv6", text):
         flags |= 4
-    if re.search(r"extended_nexthop=(true|yes|1)", text):
+    if re.search(r"extended_nexthop=[^ ]*ipv4-unicast/ipv6", text):
         flags |= 8
-    if re.search(r"ebgp=(false|no|0)|ibgp=(true|yes|1)", text) is None:
+    if re.search(r"extended_message=true", text):
+        flags |= 16
+    if not (scenario and scenario.group(1).strip().startswith("iBGP")):
         flags |= 32
     return flags
 

@@ -1,1 +1,2 @@
 //! BGP sessions: sans-IO finite state machine and its tokio driver.
+pub mod framer;

@@ -41,6 +41,11 @@ mod session;
 mod stats;
 mod timers;
 
+#[cfg(test)]
+mod fsm_tests;
+#[cfg(test)]
+mod script;
+
 pub use collision::{ConnId, Peer, PeerInput, PeerOutput, PeerSnapshot};
 pub use config::{GracefulRestartConfig, SessionConfig};
 pub use event::{DownReason, FlushCause, Input, Liveness, Output, State};

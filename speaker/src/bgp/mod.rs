@@ -42,6 +42,8 @@ mod stats;
 mod timers;
 
 #[cfg(test)]
+mod collision_tests;
+#[cfg(test)]
 mod fsm_tests;
 #[cfg(test)]
 mod script;

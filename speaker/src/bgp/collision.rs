@@ -270,10 +270,7 @@ impl Peer {
 
     /// An OPEN on one connection: collision detection first (section 6.8).
     fn open_received(&mut self, now: Instant, slot: Slot, open: Open, out: &mut Vec<PeerOutput>) {
-        let other = match slot {
-            Slot::Main => Slot::Second,
-            Slot::Second => Slot::Main,
-        };
+        let other = other_slot(slot);
         let (Some(this), Some(that)) = (self.fsm(slot), self.fsm(other)) else {
             return self.run(now, slot, Input::BgpOpen(open), out);
         };

@@ -33,17 +33,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proto::bgp::notification::FsmError;
 use proto::bgp::{
     CeaseReason, DecodeError, Decoded, ErrorCode, Message, Notification, Open, RouteRefresh, Update,
 };
 use tracing::{debug, info, warn};
 
 use super::config::SessionConfig;
-use super::event::{DownReason, FlushCause, Input, Liveness, Output, State, wants_hard_reset};
-use super::session::{Fate, Negotiated, check_open, fate};
+use super::event::{DownReason, FlushCause, Input, Liveness, Output, State};
+use super::session::{Negotiated, check_open};
 use super::stats::{Counters, Snapshot};
 use super::timers::{Jitter, Timer};
+
+mod exchange;
+mod teardown;
+
+use teardown::{Then, teardown};
 
 /// The hold timer while waiting for the peer's OPEN: "a large value"
 /// (RFC 4271 section 8.2.2), 4 minutes as suggested there.
@@ -139,31 +143,6 @@ struct Conn {
     negotiated: Option<Negotiated>,
     established_since: Option<Instant>,
 }
-
-/// How a connection ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Then {
-    /// A failure: Idle, counted by the damping, restart after IdleHold.
-    Fail,
-    /// ManualStop: Idle until started again.
-    Stop,
-    /// Lost a collision, or a version NOTIFICATION (event 24): Idle, not
-    /// counted.
-    Quiet,
-    /// TCP failed before the OPEN exchange: Active, connect-retry backoff.
-    Retry,
-}
-
-struct Teardown {
-    /// Sent first if the TCP connection is up.
-    notify: Option<Notification>,
-    reason: DownReason,
-    then: Then,
-    /// A local decision that flushes the peer's routes whatever graceful
-    /// restart says.
-    flush: Option<FlushCause>,
-}
-
 /// The FSM of one session.
 #[derive(Debug, Clone)]
 pub struct Fsm {
@@ -418,9 +397,7 @@ impl Fsm {
             // Event 8: AutomaticStop.
             (S::Idle, E::AutomaticStop(_)) => {}
             (S::Connect | S::Active, E::AutomaticStop(_)) => {
-                if tcp || self.state == S::Connect {
-                    self.end(now, teardown(None, DownReason::Dropped, Then::Fail), out);
-                }
+                self.end(now, teardown(None, DownReason::Dropped, Then::Fail), out);
             }
             (S::OpenSent | S::OpenConfirm | S::Established, E::AutomaticStop(n)) => {
                 let n = self.hard_reset_if_negotiated(n);
@@ -601,8 +578,8 @@ impl Fsm {
             (S::Established, E::UpdateMsgErr(e) | E::RouteRefreshMsgErr(e)) => {
                 self.decode_error(now, &e, out);
             }
-            // Any of these before Established is an FSM error (RFC 6608),
-            // or, before our OPEN went out, a reason to drop the connection.
+            // Any of these before Established is an FSM error (RFC 6608;
+            // subcode 0 while DelayOpen still holds our OPEN back).
             (
                 S::OpenSent | S::OpenConfirm,
                 E::KeepAliveMsg
@@ -618,10 +595,7 @@ impl Fsm {
                 | E::UpdateMsgErr(_)
                 | E::RouteRefreshMsg(_)
                 | E::RouteRefreshMsgErr(_),
-            ) if tcp => {
-                warn!("message before the OPEN exchange");
-                self.end(now, teardown(None, DownReason::Dropped, Then::Fail), out);
-            }
+            ) if tcp => self.fsm_error(now, out),
             (
                 S::Idle | S::Connect | S::Active,
                 E::KeepAliveMsg
@@ -659,255 +633,6 @@ impl Fsm {
             (_, E::SendUpdate(_) | E::SendRouteRefresh(_)) => {
                 debug!(state = %self.state, "not Established; message not sent");
             }
-        }
-    }
-
-    /// Leaves Idle (or Active, on ConnectRetryTimer) for Connect, or
-    /// Active when passive.
-    fn start(&mut self, now: Instant, out: &mut Vec<Output>) {
-        match (self.role, self.cfg.passive) {
-            (Role::Secondary, _) => {}
-            (Role::Main, true) => self.enter(State::Active),
-            (Role::Main, false) => self.connect(now, out),
-        }
-    }
-
-    fn connect(&mut self, now: Instant, out: &mut Vec<Output>) {
-        out.push(Output::Connect);
-        let delay = self.cfg.connect_retry.delay(self.connect_failures);
-        let delay = self.jitter.apply(delay);
-        self.conn.connect_retry.start(now, delay);
-        self.enter(State::Connect);
-    }
-
-    fn tcp_up(&mut self, now: Instant, out: &mut Vec<Output>) {
-        self.conn.tcp = true;
-        self.conn.connect_retry.stop();
-        match self.cfg.delay_open {
-            Some(delay) => self.conn.delay_open.start(now, delay),
-            None => self.send_open(now, out),
-        }
-    }
-
-    fn send_open(&mut self, now: Instant, out: &mut Vec<Output>) {
-        self.conn.delay_open.stop();
-        self.send(Message::Open(self.local_open.clone()), out);
-        self.conn.hold.start(now, OPEN_HOLD_TIME);
-        self.enter(State::OpenSent);
-    }
-
-    /// Checks the peer's OPEN; if good, answers with KEEPALIVE (after our
-    /// own OPEN if DelayOpen held it back) and goes to OpenConfirm.
-    fn receive_open(&mut self, now: Instant, open: Open, delayed: bool, out: &mut Vec<Output>) {
-        if let Err(e) = check_open(&self.cfg, &open) {
-            warn!(error = %e, asn = open.asn(), id = %open.bgp_id, "OPEN refused");
-            self.decode_error(now, &e, out);
-            return;
-        }
-        if delayed {
-            self.conn.delay_open.stop();
-            self.send(Message::Open(self.local_open.clone()), out);
-        }
-        let negotiated = Negotiated::new(&self.cfg, &self.local_open, &open);
-        self.connect_failures = 0;
-        self.conn.remote = Some(open);
-        match negotiated.hold_time.duration() {
-            Some(hold) => self.conn.hold.start(now, hold),
-            None => self.conn.hold.stop(),
-        }
-        self.conn.negotiated = Some(negotiated);
-        if self.cfg.require_liveness && self.liveness != Liveness::Up {
-            self.conn.liveness_wait.start(now, self.cfg.liveness_wait);
-        }
-        self.send_keepalive(now, out);
-        self.enter(State::OpenConfirm);
-    }
-
-    fn establish(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let (Some(negotiated), Some(remote)) = (&self.conn.negotiated, &self.conn.remote) else {
-            tracing::error!("OpenConfirm without the peer's OPEN");
-            return;
-        };
-        out.push(Output::Established {
-            ctx: negotiated.ctx.clone(),
-            remote: remote.clone(),
-            hold_time: negotiated.hold_time,
-        });
-        info!(
-            asn = remote.asn(),
-            id = %remote.bgp_id,
-            hold_time = negotiated.hold_time.seconds(),
-            "BGP session established"
-        );
-        self.conn.liveness_wait.stop();
-        self.conn.established_since = Some(now);
-        self.restart.stop();
-        self.enter(State::Established);
-    }
-
-    /// Sends the NOTIFICATION a decode error (or refused OPEN) calls for.
-    fn decode_error(&mut self, now: Instant, e: &DecodeError, out: &mut Vec<Output>) {
-        warn!(error = %e, state = %self.state, "bad message from peer");
-        let n = e.notification();
-        self.end(
-            now,
-            teardown(Some(n.clone()), DownReason::Sent(n), Then::Fail),
-            out,
-        );
-    }
-
-    /// RFC 6608: a message this state does not expect.
-    fn fsm_error(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let subcode = match self.state {
-            State::OpenSent => FsmError::UnexpectedMessageInOpenSent,
-            State::OpenConfirm => FsmError::UnexpectedMessageInOpenConfirm,
-            State::Established => FsmError::UnexpectedMessageInEstablished,
-            _ => FsmError::Unspecified,
-        };
-        warn!(state = %self.state, "unexpected message from peer");
-        let n = Notification::new(ErrorCode::Fsm(subcode), Vec::new());
-        self.end(
-            now,
-            teardown(Some(n.clone()), DownReason::Sent(n), Then::Fail),
-            out,
-        );
-    }
-
-    /// RFC 8538 section 5: with the N bit, stops and resets go out as Hard Reset.
-    fn hard_reset_if_negotiated(&self, n: Notification) -> Notification {
-        let n_bit = self.conn.negotiated.as_ref().is_some_and(|n| n.n_bit);
-        if self.state == State::Established && n_bit && wants_hard_reset(&n) {
-            Notification::hard_reset(&n)
-        } else {
-            n
-        }
-    }
-
-    /// Ends the current connection: NOTIFICATION, the session-down signals
-    /// if it was Established, Close, then Idle or Active.
-    fn end(&mut self, now: Instant, td: Teardown, out: &mut Vec<Output>) {
-        let had_socket = self.conn.tcp || self.state == State::Connect;
-        if let (Some(n), true) = (td.notify, self.conn.tcp) {
-            self.send(Message::Notification(n), out);
-        }
-        let was_established = self.state == State::Established;
-        if was_established {
-            self.session_down(now, &td.reason, td.flush, out);
-        } else {
-            debug!(reason = %td.reason, state = %self.state, "connection closed");
-        }
-        if had_socket {
-            out.push(Output::Close);
-        }
-        if matches!(td.then, Then::Fail | Then::Retry) {
-            self.counters.last_error = Some(td.reason);
-        }
-        let stable = self
-            .conn
-            .established_since
-            .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.idle_hold.stable);
-        self.conn = Conn::default();
-        if stable {
-            self.failures = 0;
-        }
-        match td.then {
-            Then::Fail => self.failures = self.failures.saturating_add(1),
-            Then::Stop => self.started = false,
-            Then::Quiet | Then::Retry => {}
-        }
-        if td.then == Then::Retry && self.role == Role::Main {
-            self.connect_failures = self.connect_failures.saturating_add(1);
-            if !self.cfg.passive {
-                let delay = self.cfg.connect_retry.delay(self.connect_failures);
-                let delay = self.jitter.apply(delay);
-                self.conn.connect_retry.start(now, delay);
-            }
-            self.enter(State::Active);
-            return;
-        }
-        self.enter(State::Idle);
-        if self.started && self.role == Role::Main {
-            let hold = self.cfg.idle_hold.delay(self.failures);
-            let hold = self.jitter.apply(hold);
-            self.idle_hold.start(now, hold);
-        }
-    }
-
-    /// SessionDown and what becomes of the peer's routes.
-    fn session_down(
-        &mut self,
-        now: Instant,
-        reason: &DownReason,
-        forced: Option<FlushCause>,
-        out: &mut Vec<Output>,
-    ) {
-        info!(reason = %reason, "BGP session down");
-        out.push(Output::SessionDown {
-            reason: reason.clone(),
-        });
-        match fate(self.conn.negotiated.as_ref(), reason, forced) {
-            Fate::Keep {
-                restart_time,
-                families,
-            } => {
-                info!(
-                    restart_time = restart_time.as_secs(),
-                    "peer restarting; routes kept as stale"
-                );
-                self.restart.start(now, restart_time);
-                out.push(Output::PeerRestarting {
-                    restart_time,
-                    families,
-                });
-            }
-            Fate::Flush(cause) => {
-                self.restart.stop();
-                out.push(Output::FlushRoutes { cause });
-            }
-        }
-    }
-
-    /// Flushes routes still kept as stale for a restarting peer.
-    fn flush_stale(&mut self, cause: FlushCause, out: &mut Vec<Output>) {
-        if self.restart.is_running() {
-            self.restart.stop();
-            out.push(Output::FlushRoutes { cause });
-        }
-    }
-
-    fn send(&mut self, message: Message, out: &mut Vec<Output>) {
-        self.counters.messages_out.count(&message);
-        out.push(Output::Send(message));
-    }
-
-    fn send_keepalive(&mut self, now: Instant, out: &mut Vec<Output>) {
-        self.send(Message::Keepalive, out);
-        self.restart_keepalive(now);
-    }
-
-    /// Each KEEPALIVE or UPDATE sent restarts the KeepaliveTimer (RFC 4271
-    /// section 8.2.2); not started at all for a hold time of 0.
-    fn restart_keepalive(&mut self, now: Instant) {
-        let interval = self.conn.negotiated.as_ref().and_then(|n| n.keepalive);
-        match interval {
-            Some(interval) => {
-                let jittered = self.jitter.apply(interval).max(Duration::from_secs(1));
-                self.conn.keepalive.start(now, jittered);
-            }
-            None => self.conn.keepalive.stop(),
-        }
-    }
-
-    /// Every message from the peer restarts the HoldTimer, unless the
-    /// hold time is 0.
-    fn restart_hold(&mut self, now: Instant) {
-        let hold = self
-            .conn
-            .negotiated
-            .as_ref()
-            .and_then(|n| n.hold_time.duration());
-        if let Some(hold) = hold {
-            self.conn.hold.start(now, hold);
         }
     }
 
@@ -959,14 +684,5 @@ impl Fsm {
             liveness: self.liveness,
             stale_routes_kept: self.restart.is_running(),
         }
-    }
-}
-
-fn teardown(notify: Option<Notification>, reason: DownReason, then: Then) -> Teardown {
-    Teardown {
-        notify,
-        reason,
-        then,
-        flush: None,
     }
 }

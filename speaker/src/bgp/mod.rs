@@ -44,9 +44,15 @@ mod timers;
 #[cfg(test)]
 mod collision_tests;
 #[cfg(test)]
+mod fsm_table_tests;
+#[cfg(test)]
 mod fsm_tests;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod script;
+#[cfg(test)]
+mod teardown_tests;
 
 pub use collision::{ConnId, Peer, PeerInput, PeerOutput, PeerSnapshot};
 pub use config::{GracefulRestartConfig, SessionConfig};

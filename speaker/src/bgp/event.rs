@@ -193,7 +193,11 @@ pub enum Output {
     Close,
     /// Write this message on the connection.
     Send(Message),
-    /// The session is up: decode with `ctx` from now on.
+    /// The session is up: decode with `ctx` from now on. If the peer's
+    /// routes are kept as stale (after [`Output::PeerRestarting`]), the
+    /// RIB flushes the families `remote` no longer preserves (no graceful
+    /// restart capability, or F bit clear) and sweeps the rest at each
+    /// family's End-of-RIB (RFC 4724 section 4.2).
     Established {
         ctx: Context,
         remote: Open,

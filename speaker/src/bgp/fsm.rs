@@ -40,7 +40,7 @@ use tracing::{debug, info, warn};
 
 use super::config::SessionConfig;
 use super::event::{DownReason, FlushCause, Input, Liveness, Output, State};
-use super::session::{Negotiated, check_open};
+use super::session::{Negotiated, check_open, update_reset};
 use super::stats::{Counters, Snapshot};
 use super::timers::{Jitter, Timer};
 
@@ -143,6 +143,7 @@ struct Conn {
     negotiated: Option<Negotiated>,
     established_since: Option<Instant>,
 }
+
 /// The FSM of one session.
 #[derive(Debug, Clone)]
 pub struct Fsm {
@@ -569,10 +570,17 @@ impl Fsm {
             }
             (S::Established, E::KeepAliveMsg) => self.restart_hold(now),
 
-            // Event 27 and ROUTE-REFRESH: delivered upward only when Established.
+            // Event 27 and ROUTE-REFRESH: delivered upward only when
+            // Established, unless RFC 7606 says to reset the session.
             (S::Established, E::UpdateMsg(d) | E::RouteRefreshMsg(d)) => {
-                self.restart_hold(now);
-                out.push(Output::Received(d));
+                if let Some(n) = update_reset(&d) {
+                    warn!(notification = %n, "UPDATE error resets the session (RFC 7606)");
+                    let td = teardown(Some(n.clone()), DownReason::Sent(n), Then::Fail);
+                    self.end(now, td, out);
+                } else {
+                    self.restart_hold(now);
+                    out.push(Output::Received(d));
+                }
             }
             // Event 28 and its ROUTE-REFRESH twin.
             (S::Established, E::UpdateMsgErr(e) | E::RouteRefreshMsgErr(e)) => {

@@ -405,6 +405,44 @@ fn malformed_update_sends_its_own_notification() {
 }
 
 #[test]
+fn rfc7606_session_reset_verdict_ends_the_session_but_treat_as_withdraw_does_not() {
+    use proto::bgp::{Action, AttributeError, AttributeProblem};
+    let with = |action| {
+        let mut d = update();
+        d.problems.push(AttributeProblem {
+            type_code: 14,
+            error: AttributeError::DuplicateMp,
+            action,
+        });
+        d
+    };
+    let mut s = established(cfg(), peer_open());
+    s.run(&[(
+        10,
+        UpdateMsg(with(Action::TreatAsWithdraw)),
+        &["Received(UPDATE)"],
+    )]);
+    let reset = Action::SessionReset(notification(3, 1));
+    s.run(&[(
+        20,
+        UpdateMsg(with(reset)),
+        &[
+            "Send(NOTIFICATION 3/1)",
+            "SessionDown(sent 3/1)",
+            "FlushRoutes(NoGracefulRestart)",
+            "Close",
+        ],
+    )]);
+    let mut s = established(cfg(), peer_open());
+    let disable = Action::AfiSafiDisable {
+        family: AfiSafi::IPV6_UNICAST,
+        notification: notification(3, 9),
+    };
+    let out = s.at(10, UpdateMsg(with(disable)));
+    assert_eq!(out[0], "Send(NOTIFICATION 3/9)");
+}
+
+#[test]
 fn header_error_sends_its_own_notification() {
     let mut s = Script::new(cfg());
     s.at(0, ManualStart);

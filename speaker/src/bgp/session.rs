@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use proto::bgp::{
-    Capability, Context, DecodeError, GracefulRestart, GracefulRestartFamily, HoldTime, Open,
+    Action, Capability, Context, DecodeError, Decoded, GracefulRestart, GracefulRestartFamily,
+    HoldTime, Notification, Open,
 };
 
 use super::config::SessionConfig;
@@ -81,6 +82,25 @@ pub(crate) fn check_open(cfg: &SessionConfig, open: &Open) -> Result<(), DecodeE
         return Err(DecodeError::BadBgpIdentifier { id });
     }
     open.require_capabilities(&cfg.required_capabilities)
+}
+
+/// The NOTIFICATION an UPDATE's RFC 7606 verdicts end the session with:
+/// a session reset, or an AFI/SAFI disable, which this speaker does by
+/// resetting (RFC 7606 section 2 allows either). Attribute discard and
+/// treat-as-withdraw are the RIB's business.
+pub(crate) fn update_reset(update: &Decoded) -> Option<Notification> {
+    update
+        .problems
+        .iter()
+        .filter(|p| p.action.severity() >= 2)
+        .max_by_key(|p| p.action.severity())
+        .and_then(|p| match &p.action {
+            Action::SessionReset(n)
+            | Action::AfiSafiDisable {
+                notification: n, ..
+            } => Some(n.clone()),
+            Action::AttributeDiscard | Action::TreatAsWithdraw => None,
+        })
 }
 
 /// What happens to the peer's routes when an Established session ends.

@@ -223,3 +223,22 @@ fn manual_stop_with_the_n_bit_sends_a_hard_reset() {
     );
     assert_eq!(inner.shutdown_text(), Some(Ok("decommissioned")));
 }
+
+#[test]
+fn manual_stop_flushes_routes_kept_for_a_restarting_peer() {
+    let mut c = gr_cfg(false);
+    c.passive = true;
+    let mut s = Script::new(c);
+    s.at(0, ManualStart);
+    s.at(0, TcpConnectionConfirmed);
+    s.at(0, BgpOpen(peer_gr_open(false)));
+    s.at(0, KeepAliveMsg);
+    s.at(100, TcpConnectionFails);
+    assert!(s.fsm.snapshot().stale_routes_kept);
+    s.run(&[(
+        200,
+        ManualStop { shutdown: None },
+        &["FlushRoutes(ManualStop)"],
+    )]);
+    assert_eq!(s.deadline_ms(), None);
+}

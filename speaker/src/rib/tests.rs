@@ -1,0 +1,1 @@
+//! RIB-level tests.

@@ -41,9 +41,9 @@ use ipnet::IpNet;
 use proto::bgp::{AfiSafi, Community, LargeCommunity, Notification};
 use serde::{Deserialize, Serialize};
 
+use crate::rib::SourceId;
 use crate::rib::attrs::PathAttrs;
 use crate::rib::best::SourceKind;
-use crate::rib::SourceId;
 
 /// Everything configured for one peer.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -303,8 +303,7 @@ impl ExportPolicy {
             SourceKind::External => self.learned,
             // RFC 4456 section 6: iBGP to iBGP only through a reflector.
             SourceKind::Internal => {
-                self.learned
-                    && (c.target_external || c.target_rr_client || c.route_from_rr_client)
+                self.learned && (c.target_external || c.target_rr_client || c.route_from_rr_client)
             }
         };
         kind_allowed && prefix.prefix_len() != 0 && in_pools(&self.pools, prefix)
@@ -346,7 +345,10 @@ pub enum PrefixLimit {
     Within,
     /// The warning threshold was just reached (or the limit passed in
     /// warning-only mode); said once until the count drops below it again.
-    Warn { count: u32, limit: u32 },
+    Warn {
+        count: u32,
+        limit: u32,
+    },
     /// Over the limit: do not accept the prefix; tear the session down.
     Exceeded(Teardown),
 }
@@ -355,7 +357,8 @@ impl MaxPrefix {
     /// Judges a peer's prefix count for `family` if one more prefix were
     /// accepted. `warned` is the peer's memory of having warned already.
     pub fn check(&self, family: AfiSafi, count: u32, warned: &mut bool) -> PrefixLimit {
-        let threshold = (u64::from(self.limit) * u64::from(self.warn_percent.min(100))).div_ceil(100);
+        let threshold =
+            (u64::from(self.limit) * u64::from(self.warn_percent.min(100))).div_ceil(100);
         if count > self.limit && !self.warning_only {
             return PrefixLimit::Exceeded(Teardown {
                 family,
@@ -548,9 +551,19 @@ mod tests {
         let mut warned = false;
         let verdicts: Vec<PrefixLimit> = (1..=11).map(|n| m.check(v4, n, &mut warned)).collect();
         assert!(verdicts[..7].iter().all(|v| *v == PrefixLimit::Within));
-        assert_eq!(verdicts[7], PrefixLimit::Warn { count: 8, limit: 10 });
+        assert_eq!(
+            verdicts[7],
+            PrefixLimit::Warn {
+                count: 8,
+                limit: 10
+            }
+        );
         assert_eq!(verdicts[8], PrefixLimit::Within, "warned once");
-        assert_eq!(verdicts[9], PrefixLimit::Within, "the limit itself is allowed");
+        assert_eq!(
+            verdicts[9],
+            PrefixLimit::Within,
+            "the limit itself is allowed"
+        );
         let PrefixLimit::Exceeded(t) = &verdicts[10] else {
             panic!("{:?}", verdicts[10]);
         };
@@ -572,7 +585,10 @@ mod tests {
         let mut warned = false;
         let v6 = AfiSafi::IPV6_UNICAST;
         assert_eq!(m.check(v6, 1, &mut warned), PrefixLimit::Within);
-        assert_eq!(m.check(v6, 2, &mut warned), PrefixLimit::Warn { count: 2, limit: 2 });
+        assert_eq!(
+            m.check(v6, 2, &mut warned),
+            PrefixLimit::Warn { count: 2, limit: 2 }
+        );
         assert_eq!(m.check(v6, 3, &mut warned), PrefixLimit::Within);
     }
 

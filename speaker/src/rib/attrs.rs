@@ -21,8 +21,8 @@ use proto::bgp::attribute::flags;
 use proto::bgp::iana::{AS_TRANS, attr};
 use proto::bgp::{
     Action, AfiSafi, Aggregator, AsPath, AttributeValue, Community, DecodedUpdate,
-    ExtendedCommunity, LargeCommunity, Mobility, MpNextHop, Nlri, Notification, Origin,
-    Segment, SegmentKind, Sequence,
+    ExtendedCommunity, LargeCommunity, Mobility, MpNextHop, Nlri, Notification, Origin, Segment,
+    SegmentKind, Sequence,
 };
 use serde::Serialize;
 
@@ -170,12 +170,10 @@ impl PathAttrs {
     /// confederation segments. `None` for a path originated inside our AS
     /// (empty AS_PATH) or one that starts with an AS_SET.
     pub fn neighbor_as(&self) -> Option<u32> {
-        let first = self.as_path.segments.iter().find(|s| {
-            !matches!(
-                s.kind,
-                SegmentKind::ConfedSequence | SegmentKind::ConfedSet
-            )
-        })?;
+        let first =
+            self.as_path.segments.iter().find(|s| {
+                !matches!(s.kind, SegmentKind::ConfedSequence | SegmentKind::ConfedSet)
+            })?;
         match first.kind {
             SegmentKind::Sequence => first.asns.first().copied(),
             _ => None,
@@ -502,12 +500,8 @@ fn merge<T: Copy + PartialEq>(have: &[T], add: &[T]) -> Box<[T]> {
 /// Puts `asn` in front of the path (RFC 4271 section 5.1.2), dropping
 /// confederation segments, which never leave the confederation.
 fn prepend(path: &mut AsPath, asn: u32) {
-    path.segments.retain(|s| {
-        !matches!(
-            s.kind,
-            SegmentKind::ConfedSequence | SegmentKind::ConfedSet
-        )
-    });
+    path.segments
+        .retain(|s| !matches!(s.kind, SegmentKind::ConfedSequence | SegmentKind::ConfedSet));
     match path.segments.first_mut() {
         Some(s) if s.kind == SegmentKind::Sequence => s.asns.insert(0, asn),
         _ => path.segments.insert(
@@ -648,9 +642,8 @@ mod tests {
     #[test]
     fn as4_path_merged_only_on_two_octet_sessions() {
         let mut attributes = base_attributes();
-        attributes[1] = PathAttribute::new(AttributeValue::AsPath(AsPath::sequence(vec![
-            65001, 23456,
-        ])));
+        attributes[1] =
+            PathAttribute::new(AttributeValue::AsPath(AsPath::sequence(vec![65001, 23456])));
         attributes.push(PathAttribute::new(AttributeValue::As4Path(
             AsPath::sequence(vec![4_200_000_001]),
         )));
@@ -760,7 +753,10 @@ mod tests {
         };
         let out = export(&learned, &cx);
         assert_eq!(out.local_pref, Some(DEFAULT_LOCAL_PREF));
-        assert_eq!(out.next_hop, learned.next_hop, "reflection keeps the next hop");
+        assert_eq!(
+            out.next_hop, learned.next_hop,
+            "reflection keeps the next hop"
+        );
         assert_eq!(out.originator_id, Some("192.0.2.7".parse().unwrap()));
         assert_eq!(&*out.cluster_list, &[cx.router_id]);
         assert!(out.as_path.segments.is_empty());

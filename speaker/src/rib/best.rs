@@ -401,9 +401,20 @@ mod tests {
             source: SourceId(s),
             ..cand(a)
         };
-        let c = [mk(&x, "10.0.0.3", 1), mk(&y, "10.0.0.1", 2), mk(&z, "10.0.0.2", 3)];
+        let c = [
+            mk(&x, "10.0.0.3", 1),
+            mk(&y, "10.0.0.1", 2),
+            mk(&z, "10.0.0.2", 3),
+        ];
         let want = c.get(select(&c).unwrap()).unwrap().source;
-        for perm in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        for perm in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
             let p: Vec<_> = perm.iter().map(|&i| c[i]).collect();
             assert_eq!(p[select(&p).unwrap()].source, want, "{perm:?}");
         }
@@ -458,7 +469,10 @@ mod tests {
         let mut other = cand(&a);
         other.source = SourceId(2);
         wins(&cand(&a), &other, Reason::SourceOrder);
-        assert_eq!(compare(&cand(&a), &cand(&a)), (Ordering::Equal, Reason::Identical));
+        assert_eq!(
+            compare(&cand(&a), &cand(&a)),
+            (Ordering::Equal, Reason::Identical)
+        );
     }
 
     #[test]

@@ -61,9 +61,7 @@ pub use best::{Candidate, Reason, SourceKind, compare, select};
 pub use out::SessionInfo;
 use table::{Path, Paths, Table, flags};
 
-use crate::policy::{
-    ImportContext, PeerPolicy, PrefixLimit, Teardown, check_path,
-};
+use crate::policy::{ImportContext, PeerPolicy, PrefixLimit, Teardown, check_path};
 
 /// A source of paths: [`SourceId::LOCAL`] or a peer added with
 /// [`Rib::add_peer`].
@@ -601,6 +599,10 @@ impl Rib {
                 }
             };
             let mut attrs = group.attrs;
+            if external {
+                // RFC 7606 section 7.5; the codec drops it too.
+                attrs.local_pref = None;
+            }
             policy.apply(&mut attrs);
             let shared = self.interner.intern(attrs);
             for n in group.nlri.iter().filter(|n| allowed(&n.prefix)) {
@@ -651,7 +653,12 @@ impl Rib {
     /// Originates (or re-originates) one of our routes.
     pub fn originate(&mut self, prefix: IpNet, attrs: PathAttrs) -> Arc<PathAttrs> {
         let shared = self.interner.intern(attrs);
-        self.set_path(prefix.trunc(), SourceId::LOCAL, 0, Some(Arc::clone(&shared)));
+        self.set_path(
+            prefix.trunc(),
+            SourceId::LOCAL,
+            0,
+            Some(Arc::clone(&shared)),
+        );
         shared
     }
 
@@ -713,7 +720,7 @@ impl Rib {
     /// prefix; prefixes that ended as they began are left out.
     pub fn take_changes(&mut self) -> Vec<RouteChange> {
         let mut all = std::mem::take(&mut self.changes);
-        all.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+        all.sort_by_key(|c| c.prefix);
         let mut out: Vec<RouteChange> = Vec::with_capacity(all.len());
         for c in all {
             match out.last_mut() {

@@ -266,7 +266,13 @@ fn pack(
     out: &mut Vec<Update>,
 ) {
     let ctx = &session.context;
-    fill(&Update::default(), AfiSafi::IPV4_UNICAST, withdraw_v4, ctx, out);
+    fill(
+        &Update::default(),
+        AfiSafi::IPV4_UNICAST,
+        withdraw_v4,
+        ctx,
+        out,
+    );
     let unreach = Update {
         attributes: vec![mp_attribute(AttributeValue::MpUnreach(MpUnreach {
             family: AfiSafi::IPV6_UNICAST,
@@ -297,7 +303,11 @@ type Memo = HashMap<MemoKey, (Arc<PathAttrs>, Option<Arc<PathAttrs>>)>;
 impl Rib {
     /// A session came up: records it and returns the initial table dump
     /// followed by End-of-RIB for each of its families (RFC 4724).
-    pub fn session_up(&mut self, id: SourceId, session: SessionInfo) -> Result<Vec<Update>, RibError> {
+    pub fn session_up(
+        &mut self,
+        id: SourceId,
+        session: SessionInfo,
+    ) -> Result<Vec<Update>, RibError> {
         let src = self
             .sources
             .get_mut(usize::from(id.0))
@@ -361,7 +371,11 @@ impl Rib {
     pub fn export_all(&mut self, changes: &[RouteChange]) -> Vec<(SourceId, Vec<Update>)> {
         let peers: Vec<SourceId> = (0..self.sources.len())
             .filter_map(|i| u16::try_from(i).ok().map(SourceId))
-            .filter(|&id| self.sources.get(usize::from(id.0)).is_some_and(|s| s.session.is_some()))
+            .filter(|&id| {
+                self.sources
+                    .get(usize::from(id.0))
+                    .is_some_and(|s| s.session.is_some())
+            })
             .collect();
         peers
             .into_iter()
@@ -374,7 +388,10 @@ impl Rib {
     /// Adj-RIB-Out again, for one family or all. Enhanced route refresh
     /// wraps this in BoRR/EoRR (RFC 7313), which the session sends.
     pub fn resend(&mut self, id: SourceId, family: Option<AfiSafi>) -> Vec<Update> {
-        let Some(session) = self.sources.get(usize::from(id.0)).and_then(|s| s.session.clone())
+        let Some(session) = self
+            .sources
+            .get(usize::from(id.0))
+            .and_then(|s| s.session.clone())
         else {
             return Vec::new();
         };
@@ -395,7 +412,11 @@ impl Rib {
 
     /// Diffs the desired export of `prefixes` against the Adj-RIB-Out,
     /// records what will be sent, and packs it.
-    fn export_prefixes(&mut self, id: SourceId, prefixes: impl IntoIterator<Item = IpNet>) -> Vec<Update> {
+    fn export_prefixes(
+        &mut self,
+        id: SourceId,
+        prefixes: impl IntoIterator<Item = IpNet>,
+    ) -> Vec<Update> {
         let Some((peer, session)) = self
             .sources
             .get(usize::from(id.0))
@@ -413,7 +434,7 @@ impl Rib {
             let current = paths.out(id).map(|p| Arc::clone(&p.attrs));
             let desired = paths
                 .best()
-                .map(|b| Best::of(b))
+                .map(Best::of)
                 .and_then(|b| self.exported(&prefix, &b, id, &peer, &session, &mut memo));
             let same = match (&current, &desired) {
                 (Some(c), Some(d)) => Arc::ptr_eq(c, d),
@@ -485,7 +506,8 @@ impl Rib {
         if let Some((_, done)) = memo.get(&key) {
             return done.clone();
         }
-        let reflect_from = (kind == SourceKind::Internal && !target_external).then_some(src.router_id);
+        let reflect_from =
+            (kind == SourceKind::Internal && !target_external).then_some(src.router_id);
         let cx = ExportContext {
             local_asn,
             router_id: self.config.router_id,
@@ -503,7 +525,9 @@ impl Rib {
             };
         }
         let result = match session.carriage(family, &attrs.next_hop) {
-            Some(c) if fits(&attrs, family, c, &session.context) => Some(self.interner.intern(attrs)),
+            Some(c) if fits(&attrs, family, c, &session.context) => {
+                Some(self.interner.intern(attrs))
+            }
             Some(_) => {
                 error!(peer = %peer.address, %prefix, "attributes too long for one UPDATE: not exported");
                 None

@@ -385,7 +385,12 @@ mod tests {
     #[test]
     fn host_routes_and_other_prefixes_share_one_interface() {
         let mut t = Table::new();
-        for s in ["10.0.0.1/32", "2001:db8::1/128", "10.0.0.0/24", "2001:db8::/64"] {
+        for s in [
+            "10.0.0.1/32",
+            "2001:db8::1/128",
+            "10.0.0.0/24",
+            "2001:db8::/64",
+        ] {
             let n: IpNet = s.parse().unwrap();
             t.insert_new(&n, Path::new(SourceId(1), 0, attrs()));
             assert!(t.get(&n).is_some(), "{s}");
@@ -395,7 +400,12 @@ mod tests {
         all.sort();
         assert_eq!(
             all,
-            ["10.0.0.0/24", "10.0.0.1/32", "2001:db8::/64", "2001:db8::1/128"]
+            [
+                "10.0.0.0/24",
+                "10.0.0.1/32",
+                "2001:db8::/64",
+                "2001:db8::1/128"
+            ]
         );
         let n: IpNet = "10.0.0.1/32".parse().unwrap();
         t.get_mut(&n).unwrap().take_where(|_| true);

@@ -4,11 +4,11 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proto::bgp::attribute::AttributeError;
-use proto::bgp::{
-    Action, AsPath, AttributeProblem, AttributeValue, CeaseReason, Community, Context,
-    ErrorCode, ExtendedCommunity, MpNextHop, MpReach, Nlri, Origin, PathAttribute, Update,
-};
 use proto::bgp::notification::UpdateError;
+use proto::bgp::{
+    Action, AsPath, AttributeProblem, AttributeValue, CeaseReason, Community, Context, ErrorCode,
+    ExtendedCommunity, MpNextHop, MpReach, Nlri, Origin, PathAttribute, Update,
+};
 
 use super::*;
 use crate::policy::{ImportPolicy, MaxPrefix};
@@ -39,7 +39,13 @@ pub(super) fn ibgp_context() -> Context {
 }
 
 /// Adds a peer with `policy` and brings its session up.
-pub(super) fn peer(rib: &mut Rib, addr: &str, asn: u32, router_id: &str, policy: PeerPolicy) -> SourceId {
+pub(super) fn peer(
+    rib: &mut Rib,
+    addr: &str,
+    asn: u32,
+    router_id: &str,
+    policy: PeerPolicy,
+) -> SourceId {
     let id = rib
         .add_peer(PeerConfig {
             address: addr.parse().unwrap(),
@@ -61,7 +67,13 @@ pub(super) fn peer(rib: &mut Rib, addr: &str, asn: u32, router_id: &str, policy:
 
 /// The route reflector our hypervisor is a client of.
 pub(super) fn reflector(rib: &mut Rib) -> SourceId {
-    peer(rib, "192.0.2.1", LOCAL_AS, "192.0.2.1", PeerPolicy::default())
+    peer(
+        rib,
+        "192.0.2.1",
+        LOCAL_AS,
+        "192.0.2.1",
+        PeerPolicy::default(),
+    )
 }
 
 fn mobility_attr(m: Mobility) -> PathAttribute {
@@ -70,8 +82,13 @@ fn mobility_attr(m: Mobility) -> PathAttribute {
 
 /// An UPDATE announcing `prefixes` (IPv4 in the NLRI field, IPv6 in
 /// MP_REACH_NLRI) with ORIGIN, AS_PATH `path`, and `extra`.
-pub(super) fn announce(prefixes: &[IpNet], path: &[u32], extra: Vec<PathAttribute>) -> DecodedUpdate {
-    let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = prefixes.iter().partition(|p| matches!(p, IpNet::V4(_)));
+pub(super) fn announce(
+    prefixes: &[IpNet],
+    path: &[u32],
+    extra: Vec<PathAttribute>,
+) -> DecodedUpdate {
+    let (v4, v6): (Vec<IpNet>, Vec<IpNet>) =
+        prefixes.iter().partition(|p| matches!(p, IpNet::V4(_)));
     let mut attributes = vec![
         PathAttribute::new(AttributeValue::Origin(Origin::Igp)),
         PathAttribute::new(AttributeValue::AsPath(AsPath::sequence(path.to_vec()))),
@@ -180,9 +197,13 @@ fn equal_sequence_race_is_lost_to_the_lower_originator() {
     let reflected = vec![
         mobility_attr(Mobility::new(2, false)),
         PathAttribute::new(AttributeValue::OriginatorId("10.255.0.3".parse().unwrap())),
-        PathAttribute::new(AttributeValue::ClusterList(vec!["192.0.2.1".parse().unwrap()])),
+        PathAttribute::new(AttributeValue::ClusterList(vec![
+            "192.0.2.1".parse().unwrap(),
+        ])),
     ];
-    let _ = rib.apply_update(rr, &announce(&[p], &[], reflected)).unwrap();
+    let _ = rib
+        .apply_update(rr, &announce(&[p], &[], reflected))
+        .unwrap();
     // Shorter CLUSTER_LIST would favour ours, but the identifier comes first.
     assert_eq!(rib.best(&p).unwrap().source, rr);
     let events = rib.take_events();
@@ -203,7 +224,9 @@ fn equal_sequence_race_is_won_against_a_higher_originator() {
         mobility_attr(Mobility::new(2, false)),
         PathAttribute::new(AttributeValue::OriginatorId("10.255.0.9".parse().unwrap())),
     ];
-    let _ = rib.apply_update(rr, &announce(&[p], &[], reflected)).unwrap();
+    let _ = rib
+        .apply_update(rr, &announce(&[p], &[], reflected))
+        .unwrap();
     assert_eq!(rib.best(&p).unwrap().source, SourceId::LOCAL);
     assert!(rib.take_events().is_empty());
 }
@@ -233,7 +256,11 @@ fn highest_sequence_seen_covers_local_and_learned_paths_with_wrap() {
     rib.originate(p, PathAttrs::local(Mobility::new(u32::MAX, false)));
     assert_eq!(rib.highest_sequence_seen(&p), Some(Sequence(u32::MAX)));
     seq(&mut rib, rr, "2001:db8:1::5/128", Mobility::new(1, false));
-    assert_eq!(rib.highest_sequence_seen(&p), Some(Sequence(1)), "1 is after 2^32-1");
+    assert_eq!(
+        rib.highest_sequence_seen(&p),
+        Some(Sequence(1)),
+        "1 is after 2^32-1"
+    );
 }
 
 #[test]
@@ -277,7 +304,10 @@ fn treat_as_withdraw_removes_the_previously_accepted_route() {
 fn session_reset_verdict_changes_nothing_and_returns_the_notification() {
     let mut rib = rib();
     let rr = reflector(&mut rib);
-    let n = Notification::new(ErrorCode::Update(UpdateError::MalformedAttributeList), vec![]);
+    let n = Notification::new(
+        ErrorCode::Update(UpdateError::MalformedAttributeList),
+        vec![],
+    );
     let mut bad = announce(&[net("10.1.1.5/32")], &[], vec![]);
     bad.problems.push(AttributeProblem {
         type_code: 14,
@@ -295,8 +325,12 @@ fn afi_safi_disable_flushes_that_family_and_ignores_more_of_it() {
     let rr = reflector(&mut rib);
     let v6 = net("2001:db8:1::5/128");
     let v4 = net("10.1.1.5/32");
-    rib.apply_update(rr, &announce(&[v4, v6], &[], vec![])).unwrap();
-    let n = Notification::new(ErrorCode::Update(UpdateError::OptionalAttributeError), vec![]);
+    rib.apply_update(rr, &announce(&[v4, v6], &[], vec![]))
+        .unwrap();
+    let n = Notification::new(
+        ErrorCode::Update(UpdateError::OptionalAttributeError),
+        vec![],
+    );
     let mut bad = announce(&[net("10.1.1.6/32")], &[], vec![]);
     bad.problems.push(AttributeProblem {
         type_code: 14,
@@ -307,12 +341,18 @@ fn afi_safi_disable_flushes_that_family_and_ignores_more_of_it() {
         },
     });
     let out = rib.apply_update(rr, &bad).unwrap();
-    assert!(matches!(out.session, Some(SessionAction::DisableFamily { .. })));
+    assert!(matches!(
+        out.session,
+        Some(SessionAction::DisableFamily { .. })
+    ));
     assert!(rib.best(&v6).is_none());
     assert!(rib.best(&v4).is_some());
     assert!(rib.best(&net("10.1.1.6/32")).is_some(), "IPv4 goes on");
     rib.apply_update(rr, &announce(&[v6], &[], vec![])).unwrap();
-    assert!(rib.best(&v6).is_none(), "IPv6 ignored until the session resets");
+    assert!(
+        rib.best(&v6).is_none(),
+        "IPv6 ignored until the session resets"
+    );
 }
 
 // ---- graceful restart and route refresh -----------------------------
@@ -322,21 +362,34 @@ fn graceful_restart_keeps_stale_paths_refresh_clears_end_of_rib_sweeps() {
     let mut rib = rib();
     let rr = reflector(&mut rib);
     let (a, b) = (net("10.1.1.5/32"), net("10.1.1.6/32"));
-    rib.apply_update(rr, &announce(&[a, b], &[], vec![])).unwrap();
+    rib.apply_update(rr, &announce(&[a, b], &[], vec![]))
+        .unwrap();
     rib.take_changes();
     assert_eq!(rib.session_down(rr, true), 2);
-    assert!(rib.take_changes().is_empty(), "stale routes keep forwarding");
+    assert!(
+        rib.take_changes().is_empty(),
+        "stale routes keep forwarding"
+    );
     assert!(rib.received_from(rr).all(|(_, _, _, stale)| stale));
     let s = SessionInfo::new("192.0.2.1".parse().unwrap(), ibgp_context());
     rib.session_up(rr, s).unwrap();
     rib.apply_update(rr, &announce(&[a], &[], vec![])).unwrap();
-    assert!(rib.paths(&a).iter().all(|p| !p.stale), "re-announced: fresh");
-    let out = rib.apply_update(rr, &DecodedUpdate {
-        update: Update::end_of_rib(AfiSafi::IPV4_UNICAST),
-        problems: vec![],
-    });
+    assert!(
+        rib.paths(&a).iter().all(|p| !p.stale),
+        "re-announced: fresh"
+    );
+    let out = rib.apply_update(
+        rr,
+        &DecodedUpdate {
+            update: Update::end_of_rib(AfiSafi::IPV4_UNICAST),
+            problems: vec![],
+        },
+    );
     let out = out.unwrap();
-    assert_eq!((out.end_of_rib, out.swept), (Some(AfiSafi::IPV4_UNICAST), 1));
+    assert_eq!(
+        (out.end_of_rib, out.swept),
+        (Some(AfiSafi::IPV4_UNICAST), 1)
+    );
     assert!(rib.best(&a).is_some());
     assert!(rib.best(&b).is_none());
     let changes = rib.take_changes();
@@ -349,7 +402,8 @@ fn enhanced_route_refresh_marks_and_sweeps_one_family() {
     let mut rib = rib();
     let rr = reflector(&mut rib);
     let (v4, v6) = (net("10.1.1.5/32"), net("2001:db8::5/128"));
-    rib.apply_update(rr, &announce(&[v4, v6], &[], vec![])).unwrap();
+    rib.apply_update(rr, &announce(&[v4, v6], &[], vec![]))
+        .unwrap();
     assert_eq!(rib.mark_stale(rr, Some(AfiSafi::IPV6_UNICAST)), 1);
     assert_eq!(rib.sweep_stale(rr, Some(AfiSafi::IPV6_UNICAST)), 1);
     assert!(rib.best(&v6).is_none());
@@ -361,7 +415,8 @@ fn enhanced_route_refresh_marks_and_sweeps_one_family() {
 fn session_down_without_graceful_restart_removes_paths() {
     let mut rib = rib();
     let rr = reflector(&mut rib);
-    rib.apply_update(rr, &announce(&[net("10.1.1.5/32")], &[], vec![])).unwrap();
+    rib.apply_update(rr, &announce(&[net("10.1.1.5/32")], &[], vec![]))
+        .unwrap();
     rib.take_changes();
     assert_eq!(rib.session_down(rr, false), 1);
     assert!(rib.is_empty());
@@ -385,7 +440,13 @@ fn tor_policy() -> PeerPolicy {
 #[test]
 fn rfc8212_ebgp_peer_without_policy_imports_nothing() {
     let mut rib = rib();
-    let tor = peer(&mut rib, "192.0.2.9", 65100, "192.0.2.9", PeerPolicy::default());
+    let tor = peer(
+        &mut rib,
+        "192.0.2.9",
+        65100,
+        "192.0.2.9",
+        PeerPolicy::default(),
+    );
     let out = rib
         .apply_update(tor, &announce(&[net("10.1.1.5/32")], &[65100], vec![]))
         .unwrap();
@@ -399,20 +460,32 @@ fn import_rejects_outside_pools_loops_and_wrong_first_as() {
     let tor = peer(&mut rib, "192.0.2.9", 65100, "192.0.2.9", tor_policy());
     let ok = net("10.1.1.5/32");
     let cases = [
-        (announce(&[net("10.9.1.5/32")], &[65100], vec![]), "outside pools"),
-        (announce(&[net("10.1.0.0/24")], &[65100], vec![]), "not a host route"),
+        (
+            announce(&[net("10.9.1.5/32")], &[65100], vec![]),
+            "outside pools",
+        ),
+        (
+            announce(&[net("10.1.0.0/24")], &[65100], vec![]),
+            "not a host route",
+        ),
         (announce(&[ok], &[65100, 65000], vec![]), "our AS: loop"),
-        (announce(&[ok], &[65101], vec![]), "first AS is not the peer"),
+        (
+            announce(&[ok], &[65101], vec![]),
+            "first AS is not the peer",
+        ),
     ];
     for (u, why) in cases {
         let out = rib.apply_update(tor, &u).unwrap();
         assert_eq!((out.accepted, out.rejected), (0, 1), "{why}");
     }
     assert!(rib.is_empty());
-    let out = rib.apply_update(tor, &announce(&[ok], &[65100], vec![])).unwrap();
+    let out = rib
+        .apply_update(tor, &announce(&[ok], &[65100], vec![]))
+        .unwrap();
     assert_eq!(out.accepted, 1);
     // A later rejected announcement of the same prefix withdraws it.
-    rib.apply_update(tor, &announce(&[ok], &[65100, 65000], vec![])).unwrap();
+    rib.apply_update(tor, &announce(&[ok], &[65100, 65000], vec![]))
+        .unwrap();
     assert!(rib.best(&ok).is_none());
 }
 
@@ -430,19 +503,34 @@ fn max_prefix_warns_then_returns_a_teardown() {
     };
     let tor = peer(&mut rib, "192.0.2.9", 65100, "192.0.2.9", policy);
     let four: Vec<IpNet> = (1..=4).map(|i| net(&format!("10.1.1.{i}/32"))).collect();
-    let out = rib.apply_update(tor, &announce(&four[..3], &[65100], vec![])).unwrap();
+    let out = rib
+        .apply_update(tor, &announce(&four[..3], &[65100], vec![]))
+        .unwrap();
     assert_eq!((out.accepted, out.session.clone()), (3, None));
     // Re-announcing what it has is not growth.
-    let out = rib.apply_update(tor, &announce(&four[..3], &[65100], vec![])).unwrap();
+    let out = rib
+        .apply_update(tor, &announce(&four[..3], &[65100], vec![]))
+        .unwrap();
     assert_eq!(out.session, None);
-    let out = rib.apply_update(tor, &announce(&four, &[65100], vec![])).unwrap();
+    let out = rib
+        .apply_update(tor, &announce(&four, &[65100], vec![]))
+        .unwrap();
     let Some(SessionAction::MaxPrefix(t)) = out.session else {
         panic!("{out:?}");
     };
-    assert_eq!(t.notification, Notification::max_prefix(AfiSafi::IPV4_UNICAST, 3));
-    assert_eq!(t.notification.error, ErrorCode::Cease(CeaseReason::MaximumPrefixesReached));
+    assert_eq!(
+        t.notification,
+        Notification::max_prefix(AfiSafi::IPV4_UNICAST, 3)
+    );
+    assert_eq!(
+        t.notification.error,
+        ErrorCode::Cease(CeaseReason::MaximumPrefixesReached)
+    );
     assert_eq!(t.restart_after, Some(std::time::Duration::from_secs(60)));
-    assert!(rib.best(&four[3]).is_none(), "the prefix over the limit is not taken");
+    assert!(
+        rib.best(&four[3]).is_none(),
+        "the prefix over the limit is not taken"
+    );
     assert_eq!(rib.prefix_count(tor, AfiSafi::IPV4_UNICAST), 3);
 }
 
@@ -492,7 +580,11 @@ fn announced_prefixes(updates: &[Update]) -> Vec<IpNet> {
         .iter()
         .flat_map(|u| {
             let mp = u.mp_reach().map(|m| m.nlri.clone()).unwrap_or_default();
-            u.nlri.iter().chain(mp.iter()).map(|n| n.prefix).collect::<Vec<_>>()
+            u.nlri
+                .iter()
+                .chain(mp.iter())
+                .map(|n| n.prefix)
+                .collect::<Vec<_>>()
         })
         .collect();
     all.sort();
@@ -511,23 +603,39 @@ fn a_thousand_routes_with_one_attribute_set_pack_into_two_updates() {
     // The dump happened at session up; do it again through a fresh session.
     rib.session_down(rr, false);
     let updates = rib
-        .session_up(rr, SessionInfo {
-            local_v4: Some("192.0.2.5".parse().unwrap()),
-            ..SessionInfo::new("192.0.2.1".parse().unwrap(), ctx.clone())
-        })
+        .session_up(
+            rr,
+            SessionInfo {
+                local_v4: Some("192.0.2.5".parse().unwrap()),
+                ..SessionInfo::new("192.0.2.1".parse().unwrap(), ctx.clone())
+            },
+        )
         .unwrap();
-    let eor = updates.iter().filter(|u| u.end_of_rib_family().is_some()).count();
+    let eor = updates
+        .iter()
+        .filter(|u| u.end_of_rib_family().is_some())
+        .count();
     assert_eq!(eor, 2, "End-of-RIB for IPv4 and IPv6 after the dump");
     let routes: Vec<&Update> = updates.iter().filter(|u| !u.nlri.is_empty()).collect();
     // 5 bytes a /32; about 4000 bytes of room: 800 a message.
     assert_eq!(routes.len(), 2, "{}", routes.len());
-    assert_eq!(updates.last().unwrap().end_of_rib_family(), Some(AfiSafi::IPV6_UNICAST));
+    assert_eq!(
+        updates.last().unwrap().end_of_rib_family(),
+        Some(AfiSafi::IPV6_UNICAST)
+    );
     encode(&updates, &ctx);
     assert_eq!(announced_prefixes(&updates).len(), 1000);
     assert_eq!(rib.advertised_to(rr).count(), 1000);
     let u = routes[0];
-    assert_eq!(u.next_hop(), Some("192.0.2.5".parse().unwrap()), "next hop self");
-    assert!(matches!(u.attribute(5), Some(AttributeValue::LocalPref(100))));
+    assert_eq!(
+        u.next_hop(),
+        Some("192.0.2.5".parse().unwrap()),
+        "next hop self"
+    );
+    assert!(matches!(
+        u.attribute(5),
+        Some(AttributeValue::LocalPref(100))
+    ));
 }
 
 #[test]
@@ -550,9 +658,15 @@ fn mixed_attributes_are_grouped_and_unchanged_routes_not_resent() {
         }));
     }
     encode(&updates, &ibgp_context());
-    assert!(rib.export(rr, &changes).is_empty(), "the Adj-RIB-Out has them");
+    assert!(
+        rib.export(rr, &changes).is_empty(),
+        "the Adj-RIB-Out has them"
+    );
     // Re-originating with identical attributes changes nothing on the wire.
-    rib.originate(net("10.1.0.0/32"), PathAttrs::local(Mobility::new(0, false)));
+    rib.originate(
+        net("10.1.0.0/32"),
+        PathAttrs::local(Mobility::new(0, false)),
+    );
     let changes = rib.take_changes();
     assert!(rib.export(rr, &changes).is_empty());
 }
@@ -584,7 +698,10 @@ fn ipv6_goes_in_mp_reach_placed_first_and_withdrawals_in_mp_unreach() {
     let changes = rib.take_changes();
     let updates = rib.export(rr, &changes);
     assert_eq!(updates.len(), 1);
-    assert_eq!(updates[0].mp_unreach().unwrap().withdrawn, vec![Nlri::new(p)]);
+    assert_eq!(
+        updates[0].mp_unreach().unwrap().withdrawn,
+        vec![Nlri::new(p)]
+    );
     encode(&updates, &ibgp_context());
 }
 
@@ -602,12 +719,21 @@ fn ipv4_goes_in_mp_reach_with_ipv6_next_hop_on_an_rfc8950_session() {
     s.local_v6 = Some("2001:db8:ffff::5".parse().unwrap());
     s.local_link_local = Some("fe80::5".parse().unwrap());
     rib.session_up(id, s).unwrap();
-    rib.originate(net("10.1.1.5/32"), PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(
+        net("10.1.1.5/32"),
+        PathAttrs::local(Mobility::new(1, false)),
+    );
     let changes = rib.take_changes();
     let updates = rib.export(id, &changes);
     let m = updates[0].mp_reach().unwrap();
     assert_eq!(m.family, AfiSafi::IPV4_UNICAST);
-    assert!(matches!(m.next_hop, MpNextHop::Ipv6 { link_local: Some(_), .. }));
+    assert!(matches!(
+        m.next_hop,
+        MpNextHop::Ipv6 {
+            link_local: Some(_),
+            ..
+        }
+    ));
     assert!(updates[0].nlri.is_empty());
     encode(&updates, &ibgp_context());
 }
@@ -630,7 +756,10 @@ fn withdrawals_pack_many_per_update() {
     let changes = rib.take_changes();
     let updates = rib.export(rr, &changes);
     assert_eq!(updates.len(), 3, "2000 x 5 bytes in 4073-byte bodies");
-    assert_eq!(updates.iter().map(|u| u.withdrawn.len()).sum::<usize>(), 2000);
+    assert_eq!(
+        updates.iter().map(|u| u.withdrawn.len()).sum::<usize>(),
+        2000
+    );
     encode(&updates, &ibgp_context());
     assert_eq!(rib.advertised_to(rr).count(), 0);
     assert!(rib.is_empty(), "entries go once the withdrawals are sent");
@@ -647,23 +776,41 @@ fn superseded_local_route_is_withdrawn_from_peers_and_learned_not_echoed() {
     assert_eq!(rib.export(rr, &changes).len(), 1);
     let to_tor = rib.export(tor, &changes);
     assert_eq!(to_tor.len(), 1);
-    assert_eq!(to_tor[0].as_path(), Some(&AsPath::sequence(vec![LOCAL_AS])), "prepended");
-    assert!(to_tor[0].attribute(5).is_none(), "no LOCAL_PREF toward eBGP");
+    assert_eq!(
+        to_tor[0].as_path(),
+        Some(&AsPath::sequence(vec![LOCAL_AS])),
+        "prepended"
+    );
+    assert!(
+        to_tor[0].attribute(5).is_none(),
+        "no LOCAL_PREF toward eBGP"
+    );
     encode(&to_tor, &Context::modern());
     // The VM moved: the reflector brings a newer sequence.
     seq(&mut rib, rr, "10.1.1.5/32", Mobility::new(2, false));
     let changes = rib.take_changes();
     let back = rib.export(rr, &changes);
     assert_eq!(back.len(), 1);
-    assert_eq!(back[0].withdrawn, vec![Nlri::new(p)], "not echoed to its source");
+    assert_eq!(
+        back[0].withdrawn,
+        vec![Nlri::new(p)],
+        "not echoed to its source"
+    );
     let tor_out = rib.export(tor, &changes);
-    assert_eq!(tor_out[0].withdrawn, vec![Nlri::new(p)], "learned: not exported by default");
+    assert_eq!(
+        tor_out[0].withdrawn,
+        vec![Nlri::new(p)],
+        "learned: not exported by default"
+    );
 }
 
 #[test]
 fn ebgp_peer_without_export_policy_gets_only_end_of_rib() {
     let mut rib = rib();
-    rib.originate(net("10.1.1.5/32"), PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(
+        net("10.1.1.5/32"),
+        PathAttrs::local(Mobility::new(1, false)),
+    );
     let id = rib
         .add_peer(PeerConfig {
             address: "192.0.2.9".parse().unwrap(),
@@ -672,7 +819,10 @@ fn ebgp_peer_without_export_policy_gets_only_end_of_rib() {
         })
         .unwrap();
     let updates = rib
-        .session_up(id, SessionInfo::new("192.0.2.9".parse().unwrap(), Context::modern()))
+        .session_up(
+            id,
+            SessionInfo::new("192.0.2.9".parse().unwrap(), Context::modern()),
+        )
         .unwrap();
     assert!(updates.iter().all(|u| u.end_of_rib_family().is_some()));
 }
@@ -701,18 +851,26 @@ fn learned_routes_export_with_policy_and_as4_path_on_two_octet_sessions() {
     s.local_v4 = Some("192.0.2.5".parse().unwrap());
     rib.session_up(id, s).unwrap();
     let p = net("10.1.1.5/32");
-    let big_as = vec![PathAttribute::new(AttributeValue::ExtendedCommunities(vec![
-        Mobility::new(1, false).to_extended(),
-        ExtendedCommunity([0x40, 0, 0, 0, 0, 0, 0, 1]),
-    ]))];
-    rib.apply_update(rr, &announce(&[p], &[4_200_000_001], big_as)).unwrap();
+    let big_as = vec![PathAttribute::new(AttributeValue::ExtendedCommunities(
+        vec![
+            Mobility::new(1, false).to_extended(),
+            ExtendedCommunity([0x40, 0, 0, 0, 0, 0, 0, 1]),
+        ],
+    ))];
+    rib.apply_update(rr, &announce(&[p], &[4_200_000_001], big_as))
+        .unwrap();
     let changes = rib.take_changes();
     let updates = rib.export(id, &changes);
     assert_eq!(updates.len(), 1);
     let u = &updates[0];
-    assert!(matches!(u.attribute(17), Some(AttributeValue::As4Path(p)) if p.contains(4_200_000_001)));
+    assert!(
+        matches!(u.attribute(17), Some(AttributeValue::As4Path(p)) if p.contains(4_200_000_001))
+    );
     assert_eq!(u.communities(), &[Community::new(65000, 7)]);
-    assert_eq!(u.extended_communities(), &[Mobility::new(1, false).to_extended()]);
+    assert_eq!(
+        u.extended_communities(),
+        &[Mobility::new(1, false).to_extended()]
+    );
     encode(&updates, &ctx);
 }
 
@@ -720,8 +878,14 @@ fn learned_routes_export_with_policy_and_as4_path_on_two_octet_sessions() {
 fn route_refresh_resends_the_adj_rib_out() {
     let mut rib = rib();
     let rr = reflector(&mut rib);
-    rib.originate(net("10.1.1.5/32"), PathAttrs::local(Mobility::new(1, false)));
-    rib.originate(net("2001:db8::5/128"), PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(
+        net("10.1.1.5/32"),
+        PathAttrs::local(Mobility::new(1, false)),
+    );
+    rib.originate(
+        net("2001:db8::5/128"),
+        PathAttrs::local(Mobility::new(1, false)),
+    );
     let changes = rib.take_changes();
     rib.export(rr, &changes);
     assert_eq!(rib.resend(rr, None).len(), 2);
@@ -755,7 +919,9 @@ fn memory_per_route_one_million_host_routes_from_one_peer() {
         let prefixes: Vec<IpNet> = (start..end)
             .map(|i| host(Ipv4Addr::from(0x0a00_0000 + i)))
             .collect();
-        let out = rib.apply_update(rr, &announce(&prefixes, &[], attrs.clone())).unwrap();
+        let out = rib
+            .apply_update(rr, &announce(&prefixes, &[], attrs.clone()))
+            .unwrap();
         assert_eq!(out.accepted, prefixes.len());
         rib.take_changes();
         start = end;

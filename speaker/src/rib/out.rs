@@ -318,12 +318,14 @@ impl Rib {
         src.router_id = session.router_id;
         src.session = Some(session);
         src.disabled.clear();
+        // A new session starts from nothing: forget what the last one was sent.
+        self.table.for_each_mut(|_, paths| {
+            paths.take_where(|p| p.is_out() && p.source == id);
+        });
         if id_changed {
             self.rerun(id);
         }
-        let mut prefixes = self
-            .table
-            .prefixes_where(|p| p.best().is_some() || p.out(id).is_some());
+        let mut prefixes = self.table.prefixes_where(|p| p.best().is_some());
         prefixes.sort_unstable();
         let mut updates = self.export_prefixes(id, prefixes);
         updates.extend(families.into_iter().map(Update::end_of_rib));

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use proto::bgp::{AsPath, AttributeValue, Context, Origin, PathAttribute};
+use proto::bgp::{AsPath, AttributeValue, Context, DecodedUpdate, Origin, PathAttribute};
 
 use super::tests::{announce, ibgp_context, net, rib, withdraw};
 use super::*;

@@ -374,13 +374,19 @@ impl Received {
 
         out.withdrawn.extend_from_slice(&update.withdrawn);
         let mut groups = Vec::new();
-        if !update.nlri.is_empty() {
-            let mut classic = attrs.clone();
-            classic.next_hop = classic_next_hop.map_or(NextHop::Local, NextHop::V4);
-            groups.push(Announced {
-                attrs: classic,
-                nlri: update.nlri.clone(),
-            });
+        match classic_next_hop {
+            _ if update.nlri.is_empty() => {}
+            Some(nh) => {
+                let mut classic = attrs.clone();
+                classic.next_hop = NextHop::V4(nh);
+                groups.push(Announced {
+                    attrs: classic,
+                    nlri: update.nlri.clone(),
+                });
+            }
+            // RFC 7606 section 3 d (the codec reports it too): a learned
+            // route must never look locally originated.
+            None => out.withdrawn.extend_from_slice(&update.nlri),
         }
         if let Some(m) = reach.filter(|m| !m.nlri.is_empty()) {
             let mut mp = attrs;
@@ -597,6 +603,20 @@ mod tests {
         assert!(r.treat_as_withdraw);
         assert!(r.announced.is_empty());
         assert_eq!(r.withdrawn, vec![v4("10.0.0.9/32"), v4("10.0.0.1/32")]);
+    }
+
+    #[test]
+    fn classic_nlri_without_next_hop_are_withdrawn() {
+        let mut attributes = base_attributes();
+        attributes.retain(|a| a.type_code() != attr::NEXT_HOP);
+        let update = Update {
+            attributes,
+            nlri: vec![v4("10.0.0.1/32")],
+            ..Update::default()
+        };
+        let r = Received::from_update(&decoded(update, vec![]), true).unwrap();
+        assert!(r.announced.is_empty());
+        assert_eq!(r.withdrawn, vec![v4("10.0.0.1/32")]);
     }
 
     #[test]

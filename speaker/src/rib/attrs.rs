@@ -555,7 +555,7 @@ mod tests {
                     global: "2001:db8::1".parse().unwrap(),
                     link_local: Some("fe80::1".parse().unwrap()),
                 },
-                nlri: vec![v4_or_v6("2001:db8:1::5/128")],
+                nlri: vec![v4("2001:db8:1::5/128")],
             })),
         );
         let update = Update {
@@ -578,10 +578,6 @@ mod tests {
             }
         ));
         assert_eq!(r.announced[0].attrs.mobility, Some(Mobility::new(7, false)));
-    }
-
-    fn v4_or_v6(s: &str) -> Nlri {
-        Nlri::new(s.parse().unwrap())
     }
 
     #[test]
@@ -701,10 +697,6 @@ mod tests {
         assert_eq!(i.intern(attrs).mobility, Some(Mobility::new(5, true)));
     }
 
-    fn policy() -> ExportPolicy {
-        ExportPolicy::default()
-    }
-
     #[test]
     fn export_to_ebgp_prepends_sets_next_hop_and_strips_ibgp_attributes() {
         let learned = PathAttrs {
@@ -727,7 +719,7 @@ mod tests {
             .into(),
             ..PathAttrs::default()
         };
-        let policy = policy();
+        let policy = ExportPolicy::default();
         let cx = ExportContext {
             local_asn: 65000,
             router_id: "192.0.2.100".parse().unwrap(),
@@ -761,7 +753,7 @@ mod tests {
             next_hop: NextHop::V4("192.0.2.1".parse().unwrap()),
             ..PathAttrs::default()
         };
-        let policy = policy();
+        let policy = ExportPolicy::default();
         let cx = ExportContext {
             local_asn: 65000,
             router_id: "192.0.2.100".parse().unwrap(),

@@ -4,4 +4,5 @@
 //! driver), `rib` (Adj-RIB-In, Loc-RIB, Adj-RIB-Out, mobility-aware best
 //! path), `policy`, and later `bfd`.
 pub mod bgp;
+pub mod policy;
 pub mod rib;

@@ -1,1 +1,705 @@
-//! Routing information bases and the decision process.
+//! Routing information bases and the decision process, with mobility.
+//!
+//! ```text
+//!   peer UPDATE ──apply_update──┐          ┌── originate / withdraw_local (our VMs)
+//!   (RFC 7606 verdict applied,  │          │
+//!    import policy, max-prefix) v          v
+//!                    ┌──────────────────────────────────┐
+//!                    │ Table: one entry per prefix       │  best.rs decides, per
+//!                    │  paths from every source (BEST,   │  entry, on every change
+//!                    │  STALE) + Adj-RIB-Out records     │
+//!                    └──────────────────────────────────┘
+//!                         │ RouteChange {prefix, old, new}   RibEvent::LocalSuperseded
+//!                         v                                  (our VM moved away)
+//!          take_changes() ├──> kernel FIB
+//!                         └──> export(peer, changes) ──> Vec<Update> (out.rs)
+//! ```
+//!
+//! The RIB is pure: no I/O, no clock, no tasks. The owner (one task owning
+//! all peers) feeds it, drains [`Rib::take_changes`] and
+//! [`Rib::take_events`] once per turn of its event loop, and asks
+//! [`Rib::export`] for each established peer's UPDATEs. Graceful restart and
+//! enhanced route refresh use [`Rib::mark_stale`] and [`Rib::sweep_stale`];
+//! the caller owns the timers. Locally originated routes are source
+//! [`SourceId::LOCAL`] and take part in the same decision.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+pub mod attrs;
+pub mod best;
+mod ingest;
+pub mod out;
+pub mod table;
+
+#[cfg(test)]
+mod out_tests;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use proto::bgp::{AfiSafi, Mobility, Notification, Sequence};
+use serde::Serialize;
+use tracing::{info, warn};
+
+pub use attrs::{Interner, NextHop, PathAttrs, Received, UnknownAttr, family_of};
+pub use best::{Candidate, Reason, SourceKind, compare, select};
+pub use out::SessionInfo;
+use table::{Path, Paths, Table, flags};
+
+use crate::policy::{PeerPolicy, Teardown};
+
+/// A source of paths: [`SourceId::LOCAL`] or a peer added with
+/// [`Rib::add_peer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SourceId(pub u16);
+
+impl SourceId {
+    /// This speaker's own routes.
+    pub const LOCAL: Self = Self(0);
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Self::LOCAL {
+            f.write_str("local")
+        } else {
+            write!(f, "peer#{}", self.0)
+        }
+    }
+}
+
+/// This speaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RibConfig {
+    pub local_asn: u32,
+    pub router_id: Ipv4Addr,
+}
+
+/// A configured peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub policy: PeerPolicy,
+}
+
+/// The Loc-RIB path of a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Best {
+    pub source: SourceId,
+    pub path_id: u32,
+    pub attrs: Arc<PathAttrs>,
+}
+
+impl Best {
+    fn of(p: &Path) -> Self {
+        Self {
+            source: p.source,
+            path_id: p.path_id,
+            attrs: Arc::clone(&p.attrs),
+        }
+    }
+}
+
+/// A change of the Loc-RIB, for the kernel FIB and for export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteChange {
+    pub prefix: IpNet,
+    pub old: Option<Best>,
+    pub new: Option<Best>,
+}
+
+/// Who took a prefix away from us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Superseder {
+    pub source: SourceId,
+    /// The identifier the decision compared: ORIGINATOR_ID or the peer's.
+    pub router_id: Ipv4Addr,
+    /// Its mobility community (sequence 0, not static, when it has none).
+    pub mobility: Mobility,
+}
+
+/// Things the daemon must act on besides route changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RibEvent {
+    /// Our locally originated route lost to another source: the VM moved
+    /// away (newer sequence), is pinned elsewhere (static), or lost an
+    /// equal-sequence race (`reason` says which step decided). RFC 7432
+    /// section 15: stop advertising it.
+    LocalSuperseded {
+        prefix: IpNet,
+        by: Superseder,
+        reason: Reason,
+    },
+}
+
+/// What the session must do after an UPDATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionAction {
+    /// RFC 7606 session reset: send this NOTIFICATION and close.
+    Reset(Notification),
+    /// RFC 7606 AFI/SAFI disable: the family's routes from the peer were
+    /// flushed and further ones are ignored; reset with the NOTIFICATION if
+    /// the session cannot stop one family alone.
+    DisableFamily {
+        family: AfiSafi,
+        notification: Notification,
+    },
+    /// Too many prefixes: close with Cease/1, maybe reconnect later.
+    MaxPrefix(Teardown),
+}
+
+/// What one UPDATE did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateOutcome {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub withdrawn: usize,
+    pub treat_as_withdraw: bool,
+    pub end_of_rib: Option<AfiSafi>,
+    /// Stale paths swept because of an End-of-RIB.
+    pub swept: usize,
+    pub session: Option<SessionAction>,
+}
+
+/// Errors from driving the RIB wrongly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RibError {
+    #[error("{0} is not a configured peer")]
+    UnknownPeer(SourceId),
+    #[error("{0} has no established session")]
+    NoSession(SourceId),
+    #[error("too many peers")]
+    TooManyPeers,
+}
+
+/// One path of a prefix, for `show routes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathReport {
+    pub source: SourceId,
+    pub path_id: u32,
+    pub attrs: Arc<PathAttrs>,
+    pub best: bool,
+    pub stale: bool,
+    /// Why it lost to the best path.
+    pub lost_on: Option<Reason>,
+}
+
+/// Heap use, for `show memory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct MemoryReport {
+    pub prefixes: usize,
+    pub attribute_sets: usize,
+    pub table_bytes: usize,
+    pub attribute_bytes: usize,
+}
+
+#[derive(Debug)]
+struct Source {
+    peer: Option<Arc<PeerConfig>>,
+    /// The peer's BGP identifier from its last OPEN (ours for LOCAL).
+    router_id: Ipv4Addr,
+    session: Option<SessionInfo>,
+    /// Accepted prefixes per family (IPv4, IPv6), for max-prefix.
+    counts: [u32; 2],
+    warned: [bool; 2],
+    disabled: Vec<AfiSafi>,
+}
+
+impl Source {
+    fn kind(&self, local_asn: u32) -> SourceKind {
+        match &self.peer {
+            None => SourceKind::Local,
+            Some(p) if p.asn == local_asn => SourceKind::Internal,
+            Some(_) => SourceKind::External,
+        }
+    }
+
+    fn address(&self) -> IpAddr {
+        self.peer
+            .as_ref()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.address)
+    }
+}
+
+fn family_index(prefix: &IpNet) -> usize {
+    match prefix {
+        IpNet::V4(_) => 0,
+        IpNet::V6(_) => 1,
+    }
+}
+
+/// The RIB: Adj-RIBs-In, Loc-RIB and Adj-RIBs-Out of every peer.
+#[derive(Debug)]
+pub struct Rib {
+    config: RibConfig,
+    table: Table,
+    interner: Interner,
+    sources: Vec<Source>,
+    changes: Vec<RouteChange>,
+    events: Vec<RibEvent>,
+}
+
+/// Recomputes the BEST flag of an entry; returns the new best.
+fn decide(paths: &mut Paths, sources: &[Source], config: &RibConfig) -> Option<Best> {
+    let slice = paths.as_mut_slice();
+    let mut received = 0;
+    for p in slice.iter_mut() {
+        p.flags &= !flags::BEST;
+        received += usize::from(!p.is_out());
+    }
+    let winner = if received <= 1 {
+        slice.iter().position(|p| !p.is_out())
+    } else {
+        let candidates: Vec<Candidate<'_>> = slice
+            .iter()
+            .filter(|p| !p.is_out())
+            .map(|p| candidate(p, sources, config))
+            .collect();
+        select(&candidates)
+    };
+    let p = slice.get_mut(winner?)?;
+    p.flags |= flags::BEST;
+    Some(Best::of(p))
+}
+
+fn candidate<'a>(p: &'a Path, sources: &[Source], config: &RibConfig) -> Candidate<'a> {
+    let src = sources.get(usize::from(p.source.0));
+    Candidate {
+        attrs: &p.attrs,
+        kind: src.map_or(SourceKind::Internal, |s| s.kind(config.local_asn)),
+        router_id: src.map_or(Ipv4Addr::BROADCAST, |s| s.router_id),
+        address: src.map_or(IpAddr::V4(Ipv4Addr::BROADCAST), Source::address),
+        source: p.source,
+        path_id: p.path_id,
+    }
+}
+
+/// Queues the change of one entry and, if our own path lost, the event.
+#[allow(clippy::too_many_arguments)]
+fn note(
+    prefix: IpNet,
+    paths: &Paths,
+    old: Option<Best>,
+    new: Option<Best>,
+    local_touched: bool,
+    sources: &[Source],
+    config: &RibConfig,
+    out: (&mut Vec<RouteChange>, &mut Vec<RibEvent>),
+) {
+    let (changes, events) = out;
+    let local_was_best = old.as_ref().is_some_and(|b| b.source == SourceId::LOCAL);
+    if old != new {
+        changes.push(RouteChange { prefix, old, new });
+    }
+    let Some(local) = paths.find(SourceId::LOCAL, 0) else {
+        return;
+    };
+    if local.is_best() || !(local_touched || local_was_best) {
+        return;
+    }
+    let Some(winner) = paths.best() else {
+        return;
+    };
+    let w = candidate(winner, sources, config);
+    let reason = compare(&w, &candidate(local, sources, config)).1;
+    let by = Superseder {
+        source: winner.source,
+        router_id: w.identifier(),
+        mobility: winner.attrs.mobility.unwrap_or_default(),
+    };
+    info!(%prefix, source = %by.source, router_id = %by.router_id, sequence = %by.mobility.sequence, %reason, "local route superseded");
+    events.push(RibEvent::LocalSuperseded { prefix, by, reason });
+}
+
+impl Rib {
+    pub fn new(config: RibConfig) -> Self {
+        let local = Source {
+            peer: None,
+            router_id: config.router_id,
+            session: None,
+            counts: [0; 2],
+            warned: [false; 2],
+            disabled: Vec::new(),
+        };
+        Self {
+            config,
+            table: Table::new(),
+            interner: Interner::new(),
+            sources: vec![local],
+            changes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &RibConfig {
+        &self.config
+    }
+
+    /// Registers a peer; its paths and Adj-RIB-Out live under the id.
+    pub fn add_peer(&mut self, peer: PeerConfig) -> Result<SourceId, RibError> {
+        let id = SourceId(u16::try_from(self.sources.len()).map_err(|_| RibError::TooManyPeers)?);
+        if peer.asn != self.config.local_asn
+            && (peer.policy.import.is_none() || peer.policy.export.is_none())
+        {
+            warn!(peer = %peer.address, asn = peer.asn,
+                "eBGP peer without import or export policy: RFC 8212, it imports/exports nothing");
+        }
+        self.sources.push(Source {
+            peer: Some(Arc::new(peer)),
+            router_id: Ipv4Addr::UNSPECIFIED,
+            session: None,
+            counts: [0; 2],
+            warned: [false; 2],
+            disabled: Vec::new(),
+        });
+        Ok(id)
+    }
+
+    pub fn peer(&self, id: SourceId) -> Option<&PeerConfig> {
+        self.sources.get(usize::from(id.0))?.peer.as_deref()
+    }
+
+    /// Accepted prefixes from `id` in `family`.
+    pub fn prefix_count(&self, id: SourceId, family: AfiSafi) -> u32 {
+        let i = usize::from(family != AfiSafi::IPV4_UNICAST);
+        self.sources
+            .get(usize::from(id.0))
+            .and_then(|s| s.counts.get(i).copied())
+            .unwrap_or(0)
+    }
+
+    /// Sets, replaces or (with `None`) removes one received path and runs
+    /// the decision for its prefix. Returns whether the path existed.
+    fn set_path(
+        &mut self,
+        prefix: IpNet,
+        source: SourceId,
+        path_id: u32,
+        attrs: Option<Arc<PathAttrs>>,
+    ) -> bool {
+        let Self {
+            config,
+            table,
+            sources,
+            changes,
+            events,
+            ..
+        } = self;
+        let fam = family_index(&prefix);
+        let announcing = attrs.is_some();
+        let existed = match table.get_mut(&prefix) {
+            None => {
+                let Some(attrs) = attrs else {
+                    return false;
+                };
+                let mut path = Path::new(source, path_id, attrs);
+                path.flags = flags::BEST;
+                changes.push(RouteChange {
+                    prefix,
+                    old: None,
+                    new: Some(Best::of(&path)),
+                });
+                table.insert_new(&prefix, path);
+                false
+            }
+            Some(paths) => {
+                let old = paths.best().map(Best::of);
+                let local_touched = source == SourceId::LOCAL && announcing;
+                let existed = match attrs {
+                    Some(a) => paths.upsert(Path::new(source, path_id, a)).is_some(),
+                    None => !paths
+                        .take_where(|p| !p.is_out() && p.source == source && p.path_id == path_id)
+                        .is_empty(),
+                };
+                let new = decide(paths, sources, config);
+                note(
+                    prefix,
+                    paths,
+                    old,
+                    new,
+                    local_touched,
+                    sources,
+                    config,
+                    (changes, events),
+                );
+                table.remove_if_empty(&prefix);
+                existed
+            }
+        };
+        let delta: i64 = match (announcing, existed) {
+            (true, false) => 1,
+            (false, true) => -1,
+            _ => 0,
+        };
+        if let Some(c) = self
+            .sources
+            .get_mut(usize::from(source.0))
+            .and_then(|s| s.counts.get_mut(fam))
+        {
+            *c = u32::try_from(i64::from(*c) + delta).unwrap_or(0);
+        }
+        existed
+    }
+
+    /// Removes every path (received or Adj-RIB-Out) matching `pred`, with
+    /// the decision rerun where a received path went. Returns how many
+    /// received paths went.
+    fn remove_where(&mut self, pred: impl Fn(&IpNet, &Path) -> bool) -> usize {
+        let Self {
+            config,
+            table,
+            sources,
+            changes,
+            events,
+            ..
+        } = self;
+        let mut removed = 0;
+        table.for_each_mut(|prefix, paths| {
+            if !paths.as_slice().iter().any(|p| pred(&prefix, p)) {
+                return;
+            }
+            let old = paths.best().map(Best::of);
+            let taken = paths.take_where(|p| pred(&prefix, p));
+            let mut rerun = false;
+            for t in taken.iter().filter(|t| !t.is_out()) {
+                removed += 1;
+                rerun = true;
+                if let Some(c) = sources
+                    .get_mut(usize::from(t.source.0))
+                    .and_then(|s| s.counts.get_mut(family_index(&prefix)))
+                {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            if !rerun {
+                return;
+            }
+            if paths.is_empty() {
+                if old.is_some() {
+                    changes.push(RouteChange {
+                        prefix,
+                        old,
+                        new: None,
+                    });
+                }
+                return;
+            }
+            let new = decide(paths, sources, config);
+            note(
+                prefix,
+                paths,
+                old,
+                new,
+                false,
+                sources,
+                config,
+                (changes, events),
+            );
+        });
+        if removed > 0 {
+            self.interner.purge();
+        }
+        removed
+    }
+
+    /// Originates (or re-originates) one of our routes.
+    pub fn originate(&mut self, prefix: IpNet, attrs: PathAttrs) -> Arc<PathAttrs> {
+        let shared = self.interner.intern(attrs);
+        self.set_path(
+            prefix.trunc(),
+            SourceId::LOCAL,
+            0,
+            Some(Arc::clone(&shared)),
+        );
+        shared
+    }
+
+    /// Stops originating `prefix`; whether we were.
+    pub fn withdraw_local(&mut self, prefix: IpNet) -> bool {
+        self.set_path(prefix.trunc(), SourceId::LOCAL, 0, None)
+    }
+
+    /// Marks a source's paths (of one family, or all) stale: graceful
+    /// restart when the session drops, enhanced route refresh on BoRR (RFC
+    /// 7313), or, for [`SourceId::LOCAL`], the daemon reconciling its own
+    /// routes after a restart. A re-announcement clears the mark. Returns
+    /// how many were marked.
+    pub fn mark_stale(&mut self, id: SourceId, family: Option<AfiSafi>) -> usize {
+        let mut marked = 0;
+        self.table.for_each_mut(|prefix, paths| {
+            if family.is_some_and(|f| f != family_of(&prefix)) {
+                return;
+            }
+            for p in paths.as_mut_slice() {
+                if !p.is_out() && p.source == id {
+                    p.flags |= flags::STALE;
+                    marked += 1;
+                }
+            }
+        });
+        marked
+    }
+
+    /// Removes a peer's paths still stale: End-of-RIB, the restart or
+    /// stale timer, EoRR (RFC 7313). Returns how many went.
+    pub fn sweep_stale(&mut self, id: SourceId, family: Option<AfiSafi>) -> usize {
+        self.remove_where(|prefix, p| {
+            !p.is_out()
+                && p.source == id
+                && p.is_stale()
+                && family.is_none_or(|f| f == family_of(prefix))
+        })
+    }
+
+    /// The session with a peer closed. Its Adj-RIB-Out is forgotten; its
+    /// paths are kept as stale when `graceful` (RFC 4724 helper), removed
+    /// otherwise. Returns how many paths were marked or removed.
+    pub fn session_down(&mut self, id: SourceId, graceful: bool) -> usize {
+        let Some(src) = self
+            .sources
+            .get_mut(usize::from(id.0))
+            .filter(|s| s.peer.is_some())
+        else {
+            return 0;
+        };
+        src.session = None;
+        self.table.for_each_mut(|_, paths| {
+            paths.take_where(|p| p.is_out() && p.source == id);
+        });
+        if graceful {
+            self.mark_stale(id, None)
+        } else {
+            self.remove_where(|_, p| !p.is_out() && p.source == id)
+        }
+    }
+
+    /// Drains the route changes since the last call, one per prefix
+    /// (coalesced: `old` from the first, `new` from the last), sorted by
+    /// prefix; prefixes that ended as they began are left out.
+    pub fn take_changes(&mut self) -> Vec<RouteChange> {
+        let mut all = std::mem::take(&mut self.changes);
+        all.sort_by_key(|c| c.prefix);
+        let mut out: Vec<RouteChange> = Vec::with_capacity(all.len());
+        for c in all {
+            match out.last_mut() {
+                Some(last) if last.prefix == c.prefix => last.new = c.new,
+                _ => out.push(c),
+            }
+        }
+        out.retain(|c| c.old != c.new);
+        out
+    }
+
+    /// Drains the events since the last call.
+    pub fn take_events(&mut self) -> Vec<RibEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The Loc-RIB path for `prefix`.
+    pub fn best(&self, prefix: &IpNet) -> Option<Best> {
+        self.table.get(prefix)?.best().map(Best::of)
+    }
+
+    /// Every Loc-RIB route, in no particular order.
+    pub fn loc_rib(&self) -> impl Iterator<Item = (IpNet, Best)> + '_ {
+        self.table
+            .iter()
+            .filter_map(|(n, p)| p.best().map(|b| (n, Best::of(b))))
+    }
+
+    /// The Adj-RIB-In of a source: (prefix, path id, attributes, stale).
+    pub fn received_from(
+        &self,
+        id: SourceId,
+    ) -> impl Iterator<Item = (IpNet, u32, &Arc<PathAttrs>, bool)> + '_ {
+        self.table.iter().flat_map(move |(n, paths)| {
+            paths
+                .received()
+                .filter(move |p| p.source == id)
+                .map(move |p| (n, p.path_id, &p.attrs, p.is_stale()))
+        })
+    }
+
+    /// The Adj-RIB-Out of a peer: what it was last sent.
+    pub fn advertised_to(
+        &self,
+        id: SourceId,
+    ) -> impl Iterator<Item = (IpNet, &Arc<PathAttrs>)> + '_ {
+        self.table
+            .iter()
+            .filter_map(move |(n, paths)| paths.out(id).map(|p| (n, &p.attrs)))
+    }
+
+    /// Every path to `prefix`, best first, with why each other one lost.
+    pub fn paths(&self, prefix: &IpNet) -> Vec<PathReport> {
+        let Some(paths) = self.table.get(prefix) else {
+            return Vec::new();
+        };
+        let best = paths.best();
+        let mut out: Vec<PathReport> = paths
+            .received()
+            .map(|p| PathReport {
+                source: p.source,
+                path_id: p.path_id,
+                attrs: Arc::clone(&p.attrs),
+                best: p.is_best(),
+                stale: p.is_stale(),
+                lost_on: best.filter(|_| !p.is_best()).map(|b| {
+                    let b = candidate(b, &self.sources, &self.config);
+                    compare(&b, &candidate(p, &self.sources, &self.config)).1
+                }),
+            })
+            .collect();
+        out.sort_by_key(|r| !r.best);
+        out
+    }
+
+    /// The newest mobility sequence among all paths to `prefix`, ours and
+    /// learned (a path without the community counts as 0): the daemon
+    /// originates a VM that arrives with this plus one.
+    pub fn highest_sequence_seen(&self, prefix: &IpNet) -> Option<Sequence> {
+        self.table
+            .get(prefix)?
+            .received()
+            .map(|p| p.attrs.sequence())
+            .reduce(|a, b| if b.is_newer_than(a) { b } else { a })
+    }
+
+    /// Number of prefixes with at least one path or record.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Heap use of the table and the interned attributes.
+    pub fn memory(&self) -> MemoryReport {
+        MemoryReport {
+            prefixes: self.table.len(),
+            attribute_sets: self.interner.len(),
+            table_bytes: self.table.heap_bytes(),
+            attribute_bytes: self.interner.heap_bytes(),
+        }
+    }
+}

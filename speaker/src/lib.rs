@@ -1,8 +1,24 @@
-//! hostroute's routing engines.
+//! hostroute's routing engines: BGP sessions, the RIB with mobility-aware
+//! best path, policy, and (with the BFD issue) BFD.
 //!
-//! Modules land with the speaker issue: `bgp` (sans-IO FSM and tokio
-//! driver), `rib` (Adj-RIB-In, Loc-RIB, Adj-RIB-Out, mobility-aware best
-//! path), `policy`, and later `bfd`.
+//! ```text
+//!                       SpeakerHandle (originate, withdraw, subscribe, inspect)
+//!                              |
+//!   TCP peers <--> conn tasks <--> owner task: Peer FSMs + Rib + policy --> SpeakerEvent
+//!                                   (instance.rs)                            (FIB, agent)
+//! ```
+//!
+//! Each protocol is a sans-IO core (`bgp::Fsm`/`bgp::Peer`, `rib::Rib`)
+//! with a thin tokio driver (`instance`, `bgp::conn`). One task owns all
+//! peers and the RIB; connection reader and writer tasks talk to it over
+//! bounded channels.
 pub mod bgp;
+pub mod config;
+pub mod handle;
+pub mod instance;
 pub mod policy;
 pub mod rib;
+
+pub use config::{NeighborConfig, SpeakerConfig};
+pub use handle::{SpeakerEvent, SpeakerHandle};
+pub use instance::spawn;

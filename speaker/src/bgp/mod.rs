@@ -35,6 +35,7 @@
 
 mod collision;
 mod config;
+pub mod conn;
 mod event;
 pub mod framer;
 mod fsm;

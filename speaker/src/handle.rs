@@ -1,0 +1,192 @@
+//! The daemon's handle on a running speaker: originate and withdraw host
+//! routes, follow route changes, inspect peers and the RIB.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use proto::bgp::Sequence;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::bgp::PeerSnapshot;
+use crate::rib::attrs::PathAttrs;
+use crate::rib::{MemoryReport, RibEvent, RouteChange, SourceId};
+
+/// What the owner task is asked to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Originate {
+        prefix: IpNet,
+        attrs: PathAttrs,
+    },
+    Withdraw {
+        prefix: IpNet,
+    },
+    Liveness {
+        neighbor: IpAddr,
+        up: bool,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerReport>>,
+    },
+    Routes {
+        filter: Option<IpNet>,
+        reply: oneshot::Sender<Vec<RouteReport>>,
+    },
+    Summary {
+        reply: oneshot::Sender<RibSummary>,
+    },
+    HighestSequence {
+        prefix: IpNet,
+        reply: oneshot::Sender<Option<Sequence>>,
+    },
+    Shutdown {
+        text: Option<String>,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What subscribers hear, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum SpeakerEvent {
+    /// Loc-RIB changes of one turn of the event loop, for the kernel FIB.
+    Routes(Arc<Vec<RouteChange>>),
+    /// A local route lost to another source: the VM moved away.
+    Rib(RibEvent),
+    PeerUp {
+        neighbor: IpAddr,
+    },
+    PeerDown {
+        neighbor: IpAddr,
+        reason: String,
+    },
+}
+
+/// One neighbour as `show peers` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerReport {
+    pub neighbor: IpAddr,
+    pub remote_as: u32,
+    pub local_address: Option<String>,
+    pub prefixes_ipv4: u32,
+    pub prefixes_ipv6: u32,
+    /// Seconds since the session came up, when it is up.
+    pub uptime_secs: Option<u64>,
+    #[serde(flatten)]
+    pub fsm: PeerSnapshot,
+}
+
+/// One path of a prefix.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathView {
+    /// "local" or the neighbour's address.
+    pub source: String,
+    pub best: bool,
+    pub stale: bool,
+    pub path_id: u32,
+    /// Why this path lost to the best one.
+    pub lost_on: Option<String>,
+    pub attrs: PathAttrs,
+}
+
+/// One prefix with every path, best marked.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport {
+    pub prefix: IpNet,
+    pub paths: Vec<PathView>,
+}
+
+/// Sizes of the RIB.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RibSummary {
+    pub prefixes: usize,
+    pub memory: MemoryReport,
+}
+
+/// The speaker is gone (shut down or crashed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the BGP speaker is not running")]
+pub struct Stopped;
+
+/// A cheap, cloneable handle on the owner task.
+#[derive(Debug, Clone)]
+pub struct SpeakerHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) events: broadcast::Sender<SpeakerEvent>,
+}
+
+impl SpeakerHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Originates (or replaces) a local route; it is advertised at the end
+    /// of the event-loop turn that handles it.
+    pub async fn originate(&self, prefix: IpNet, attrs: PathAttrs) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::Originate { prefix, attrs })
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    pub async fn withdraw(&self, prefix: IpNet) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::Withdraw { prefix })
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Reports BFD state for a neighbour (RFC 9384: Down closes the session).
+    pub async fn liveness(&self, neighbor: IpAddr, up: bool) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::Liveness { neighbor, up })
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Route changes and peer events from now on. A subscriber that falls
+    /// more than the channel's capacity behind gets `Lagged` and should
+    /// re-read the table with [`SpeakerHandle::routes`].
+    pub fn subscribe(&self) -> broadcast::Receiver<SpeakerEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn peers(&self) -> Result<Vec<PeerReport>, Stopped> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// Every path of every prefix (or of those inside `filter`).
+    pub async fn routes(&self, filter: Option<IpNet>) -> Result<Vec<RouteReport>, Stopped> {
+        self.ask(|reply| Command::Routes { filter, reply }).await
+    }
+
+    pub async fn summary(&self) -> Result<RibSummary, Stopped> {
+        self.ask(|reply| Command::Summary { reply }).await
+    }
+
+    /// The highest mobility sequence seen for `prefix`, local or learned.
+    pub async fn highest_sequence(&self, prefix: IpNet) -> Result<Option<Sequence>, Stopped> {
+        self.ask(|reply| Command::HighestSequence { prefix, reply })
+            .await
+    }
+
+    /// Closes every session (Cease / Administrative Shutdown with `text`)
+    /// and stops the owner task.
+    pub async fn shutdown(&self, text: Option<String>) -> Result<(), Stopped> {
+        self.ask(|reply| Command::Shutdown { text, reply }).await
+    }
+}
+
+/// Names a source for reports.
+pub(crate) fn source_name(source: SourceId, neighbors: &[IpAddr]) -> String {
+    if source == SourceId::LOCAL {
+        return "local".to_string();
+    }
+    usize::from(source.0)
+        .checked_sub(1)
+        .and_then(|i| neighbors.get(i))
+        .map_or_else(|| format!("source {}", source.0), ToString::to_string)
+}

@@ -1,0 +1,642 @@
+//! The owner task: every BGP peer and the RIB, driven by one event loop.
+//!
+//! ```text
+//!  listeners --accepted--> +-----------------------------+ --bytes--> writer task (per conn)
+//!  connectors --result---> |  owner task                 |
+//!  reader tasks --input--> |  Peer FSMs (sans-IO)        | --events--> subscribers (FIB, agent)
+//!  SpeakerHandle --cmd---> |  Rib: in / loc / out, policy|
+//!  timers (next_deadline)  +-----------------------------+
+//! ```
+//!
+//! Each turn handles one event, then drains what else is ready (bounded),
+//! then flushes: RIB changes are exported to every peer as packed UPDATEs
+//! and published to subscribers. That is the "no MRAI, coalesced within one
+//! turn" rule: an originate reaches the wire at the end of the turn that
+//! handled it.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::bgp::{Context, DecodedUpdate, Message, RouteRefreshSubtype};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::bgp::conn::{ConnEvent, ConnIo};
+use crate::bgp::{ConnId, Input, Output, Peer, PeerInput, PeerOutput};
+use crate::config::{ConfigError, NeighborConfig, SpeakerConfig};
+use crate::handle::{
+    Command, PathView, PeerReport, RibSummary, RouteReport, SpeakerEvent, SpeakerHandle,
+    source_name,
+};
+use crate::rib::out::SessionInfo;
+use crate::rib::{PeerConfig, Rib, RibConfig, SessionAction, SourceId};
+
+/// Why the speaker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("RIB: {0}")]
+    Rib(#[from] crate::rib::RibError),
+}
+
+/// Starts the speaker on the current tokio runtime.
+pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
+    config.validate()?;
+    let (accept_tx, accept_rx) = mpsc::channel(64);
+    for addr in &config.listen {
+        let listener = bind_listener(*addr).map_err(|source| StartError::Listen {
+            addr: *addr,
+            source,
+        })?;
+        tokio::spawn(accept_loop(listener, accept_tx.clone()));
+    }
+    let (commands, cmd_rx) = mpsc::channel(1024);
+    let (events, _) = broadcast::channel(4096);
+    let mut rib = Rib::new(RibConfig {
+        local_asn: config.asn,
+        router_id: config.router_id,
+    });
+    let mut peers = Vec::new();
+    for n in &config.neighbors {
+        let source = rib.add_peer(PeerConfig {
+            address: n.address,
+            asn: n.remote_as,
+            policy: n.policy.clone(),
+        })?;
+        let fsm = Peer::new(n.session(config.asn, config.router_id));
+        peers.push(PeerSlot::new(n.clone(), fsm, source));
+    }
+    let (conn_tx, conn_rx) = mpsc::channel(256);
+    let (connect_tx, connect_rx) = mpsc::channel(64);
+    let owner = Owner {
+        neighbors: config.neighbors.iter().map(|n| n.address).collect(),
+        peers,
+        rib,
+        conn_tx,
+        connect_tx,
+        events: events.clone(),
+        next_inbound: 0,
+        work: VecDeque::new(),
+        scratch: Vec::new(),
+    };
+    tokio::spawn(owner.run(cmd_rx, conn_rx, accept_rx, connect_rx));
+    Ok(SpeakerHandle { commands, events })
+}
+
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // IPv4 has its own listener; without this [::]:179 would clash with it.
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(TcpStream, SocketAddr)>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                if tx.send((stream, remote)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+struct PeerSlot {
+    cfg: NeighborConfig,
+    fsm: Peer,
+    source: SourceId,
+    conns: HashMap<ConnId, ConnIo>,
+    established: Option<ConnId>,
+    ctx: Context,
+    up_since: Option<Instant>,
+    restart_at: Option<Instant>,
+}
+
+impl PeerSlot {
+    fn new(cfg: NeighborConfig, fsm: Peer, source: SourceId) -> Self {
+        Self {
+            cfg,
+            fsm,
+            source,
+            conns: HashMap::new(),
+            established: None,
+            ctx: Context::default(),
+            up_since: None,
+            restart_at: None,
+        }
+    }
+}
+
+struct ConnectResult {
+    peer: usize,
+    conn: ConnId,
+    result: std::io::Result<TcpStream>,
+}
+
+struct Owner {
+    neighbors: Vec<IpAddr>,
+    peers: Vec<PeerSlot>,
+    rib: Rib,
+    conn_tx: mpsc::Sender<ConnEvent>,
+    connect_tx: mpsc::Sender<ConnectResult>,
+    events: broadcast::Sender<SpeakerEvent>,
+    next_inbound: u64,
+    /// FSM inputs waiting to be fed, so outputs never recurse.
+    work: VecDeque<(usize, PeerInput)>,
+    scratch: Vec<PeerOutput>,
+}
+
+/// Events handled per turn before flushing, so a busy feed still flushes.
+const DRAIN: usize = 512;
+
+impl Owner {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::Receiver<Command>,
+        mut conn_rx: mpsc::Receiver<ConnEvent>,
+        mut accept_rx: mpsc::Receiver<(TcpStream, SocketAddr)>,
+        mut connect_rx: mpsc::Receiver<ConnectResult>,
+    ) {
+        for i in 0..self.peers.len() {
+            self.work
+                .push_back((i, PeerInput::Session(Input::ManualStart)));
+        }
+        self.process();
+        loop {
+            self.flush();
+            let deadline = self.next_deadline();
+            tokio::select! {
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(Command::Shutdown { text, reply }) => {
+                        self.shutdown(text);
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(cmd) => self.command(cmd),
+                    None => { self.shutdown(None); return; }
+                },
+                Some(ev) = conn_rx.recv() => self.conn_event(ev),
+                Some((stream, remote)) = accept_rx.recv() => self.accepted(stream, remote),
+                Some(res) = connect_rx.recv() => self.connected(res),
+                () = sleep_until(deadline) => self.timers(),
+            }
+            for _ in 0..DRAIN {
+                if let Ok(ev) = conn_rx.try_recv() {
+                    self.conn_event(ev);
+                } else if let Ok(cmd) = cmd_rx.try_recv() {
+                    if let Command::Shutdown { text, reply } = cmd {
+                        self.shutdown(text);
+                        let _ = reply.send(());
+                        return;
+                    }
+                    self.command(cmd);
+                } else {
+                    break;
+                }
+            }
+            self.process();
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.peers
+            .iter()
+            .flat_map(|p| [p.fsm.next_deadline().map(Instant::from_std), p.restart_at])
+            .flatten()
+            .min()
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        for (i, p) in self.peers.iter_mut().enumerate() {
+            if p.fsm
+                .next_deadline()
+                .is_some_and(|d| Instant::from_std(d) <= now)
+            {
+                self.work.push_back((i, PeerInput::Session(Input::Timers)));
+            }
+            if p.restart_at.is_some_and(|t| t <= now) {
+                p.restart_at = None;
+                self.work
+                    .push_back((i, PeerInput::Session(Input::AutomaticStart)));
+            }
+        }
+        self.process();
+    }
+
+    /// Feeds queued inputs to the FSMs and carries out their outputs.
+    fn process(&mut self) {
+        while let Some((i, input)) = self.work.pop_front() {
+            let Some(slot) = self.peers.get_mut(i) else {
+                continue;
+            };
+            let mut out = std::mem::take(&mut self.scratch);
+            slot.fsm.handle(Instant::now().into_std(), input, &mut out);
+            for o in out.drain(..) {
+                self.output(i, o);
+            }
+            self.scratch = out;
+        }
+    }
+
+    fn output(&mut self, i: usize, PeerOutput { conn, output }: PeerOutput) {
+        let Some(slot) = self.peers.get_mut(i) else {
+            return;
+        };
+        let neighbor = slot.cfg.address;
+        match output {
+            Output::Connect => {
+                if let Some(conn) = conn {
+                    tokio::spawn(connect(i, conn, slot.cfg.clone(), self.connect_tx.clone()));
+                }
+            }
+            Output::Close => {
+                if let Some(conn) = conn {
+                    slot.conns.remove(&conn);
+                    if slot.established == Some(conn) {
+                        slot.established = None;
+                    }
+                }
+            }
+            Output::Send(message) => {
+                let Some(conn) = conn else { return };
+                let ctx = if slot.established == Some(conn) {
+                    &slot.ctx
+                } else {
+                    &Context::default()
+                };
+                let mut bytes = Vec::with_capacity(message.buffer_len(ctx));
+                if let Err(e) = message.emit(ctx, &mut bytes) {
+                    warn!(%neighbor, error = %e, "message not sent");
+                    return;
+                }
+                let sent = slot.conns.get(&conn).is_some_and(|c| c.send(bytes));
+                if !sent {
+                    debug!(%neighbor, "write queue full or closed");
+                    self.work
+                        .push_back((i, PeerInput::Conn(conn, Input::TcpConnectionFails)));
+                }
+            }
+            Output::Established {
+                ctx,
+                remote,
+                hold_time,
+            } => {
+                info!(%neighbor, remote_as = remote.asn(), hold = hold_time.seconds(), "session established");
+                slot.established = conn;
+                slot.ctx = ctx.clone();
+                slot.up_since = Some(Instant::now());
+                let io = conn.and_then(|c| slot.conns.get(&c));
+                let mut info = SessionInfo::new(remote.bgp_id, ctx);
+                let local = io.map(|c| c.local.ip());
+                info.local_v4 = slot.cfg.next_hop_v4.or(match local {
+                    Some(IpAddr::V4(a)) => Some(a),
+                    _ => None,
+                });
+                info.local_v6 = slot.cfg.next_hop_v6.or(match local {
+                    Some(IpAddr::V6(a)) if !is_link_local(a) => Some(a),
+                    _ => None,
+                });
+                let source = slot.source;
+                match self.rib.session_up(source, info) {
+                    Ok(updates) => {
+                        for u in updates {
+                            self.work
+                                .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                        }
+                    }
+                    Err(e) => warn!(%neighbor, error = %e, "RIB refused the session"),
+                }
+                let _ = self.events.send(SpeakerEvent::PeerUp { neighbor });
+            }
+            Output::SessionDown { reason } => {
+                info!(%neighbor, %reason, "session down");
+                slot.up_since = None;
+                slot.established = None;
+                let _ = self.events.send(SpeakerEvent::PeerDown {
+                    neighbor,
+                    reason: reason.to_string(),
+                });
+            }
+            Output::PeerRestarting { restart_time, .. } => {
+                info!(%neighbor, restart_secs = restart_time.as_secs(), "peer restarting: routes kept as stale");
+                self.rib.session_down(slot.source, true);
+            }
+            Output::FlushRoutes { cause } => {
+                let n = self.rib.session_down(slot.source, false);
+                debug!(%neighbor, ?cause, routes = n, "routes flushed");
+            }
+            Output::Received(decoded) => self.received(i, decoded),
+        }
+    }
+
+    fn received(&mut self, i: usize, decoded: proto::bgp::Decoded) {
+        let Some(slot) = self.peers.get_mut(i) else {
+            return;
+        };
+        let (neighbor, source) = (slot.cfg.address, slot.source);
+        match decoded.message {
+            Message::Update(update) => {
+                let d = DecodedUpdate {
+                    update,
+                    problems: decoded.problems,
+                };
+                for p in &d.problems {
+                    warn!(%neighbor, type_code = p.type_code, error = %p.error, action = ?p.action,
+                        "malformed attribute (RFC 7606)");
+                }
+                match self.rib.apply_update(source, &d) {
+                    Ok(outcome) => {
+                        if let Some(SessionAction::MaxPrefix(t)) = outcome.session {
+                            warn!(%neighbor, family = %t.family, "maximum prefixes exceeded: closing");
+                            slot.restart_at = t.restart_after.map(|d| Instant::now() + d);
+                            let notification = t.notification;
+                            self.work.push_back((
+                                i,
+                                PeerInput::Session(Input::AutomaticStop { notification }),
+                            ));
+                        }
+                    }
+                    Err(e) => warn!(%neighbor, error = %e, "UPDATE not applied"),
+                }
+            }
+            Message::RouteRefresh(rr) => match rr.subtype {
+                RouteRefreshSubtype::BeginningOfRouteRefresh => {
+                    self.rib.mark_stale(source, Some(rr.afi_safi));
+                }
+                RouteRefreshSubtype::EndOfRouteRefresh => {
+                    self.rib.sweep_stale(source, Some(rr.afi_safi));
+                }
+                _ => {
+                    for u in self.rib.resend(source, Some(rr.afi_safi)) {
+                        self.work
+                            .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// Exports this turn's RIB changes and publishes them.
+    fn flush(&mut self) {
+        self.process();
+        let changes = self.rib.take_changes();
+        if !changes.is_empty() {
+            for (source, updates) in self.rib.export_all(&changes) {
+                let Some(i) = usize::from(source.0).checked_sub(1) else {
+                    continue;
+                };
+                for u in updates {
+                    self.work
+                        .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                }
+            }
+            let _ = self.events.send(SpeakerEvent::Routes(Arc::new(changes)));
+        }
+        for ev in self.rib.take_events() {
+            info!(event = ?ev, "RIB event");
+            let _ = self.events.send(SpeakerEvent::Rib(ev));
+        }
+        self.process();
+    }
+
+    fn conn_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Input { peer, conn, input } => {
+                if self
+                    .peers
+                    .get(peer)
+                    .is_some_and(|p| p.conns.contains_key(&conn))
+                {
+                    self.work.push_back((peer, PeerInput::Conn(conn, *input)));
+                }
+            }
+            ConnEvent::Closed { peer, conn, error } => {
+                if let Some(p) = self.peers.get_mut(peer)
+                    && p.conns.remove(&conn).is_some()
+                {
+                    debug!(neighbor = %p.cfg.address, ?error, "connection closed");
+                    self.work
+                        .push_back((peer, PeerInput::Conn(conn, Input::TcpConnectionFails)));
+                }
+            }
+        }
+        self.process();
+    }
+
+    fn accepted(&mut self, stream: TcpStream, remote: SocketAddr) {
+        let ip = canonical(remote.ip());
+        let Some(i) = self.peers.iter().position(|p| p.cfg.address == ip) else {
+            warn!(%remote, "connection from an unconfigured address refused");
+            return;
+        };
+        let conn = ConnId::Inbound(self.next_inbound);
+        self.next_inbound += 1;
+        self.start_conn(i, conn, stream, Input::TcpConnectionConfirmed);
+    }
+
+    fn connected(&mut self, res: ConnectResult) {
+        match res.result {
+            Ok(stream) => self.start_conn(res.peer, res.conn, stream, Input::TcpCrAcked),
+            Err(e) => {
+                if let Some(p) = self.peers.get(res.peer) {
+                    debug!(neighbor = %p.cfg.address, error = %e, "connect failed");
+                }
+                self.work.push_back((
+                    res.peer,
+                    PeerInput::Conn(res.conn, Input::TcpConnectionFails),
+                ));
+                self.process();
+            }
+        }
+    }
+
+    fn start_conn(&mut self, i: usize, conn: ConnId, stream: TcpStream, input: Input) {
+        let Some(slot) = self.peers.get_mut(i) else {
+            return;
+        };
+        let local_open = slot.fsm.config().local_open();
+        let external = !slot.fsm.config().is_ibgp();
+        match ConnIo::start(stream, i, conn, local_open, external, self.conn_tx.clone()) {
+            Ok(io) => {
+                slot.conns.insert(conn, io);
+                self.work.push_back((i, PeerInput::Conn(conn, input)));
+            }
+            Err(e) => {
+                warn!(neighbor = %slot.cfg.address, error = %e, "connection unusable");
+                self.work
+                    .push_back((i, PeerInput::Conn(conn, Input::TcpConnectionFails)));
+            }
+        }
+        self.process();
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Originate { prefix, attrs } => {
+                self.rib.originate(prefix, attrs);
+            }
+            Command::Withdraw { prefix } => {
+                self.rib.withdraw_local(prefix);
+            }
+            Command::Liveness { neighbor, up } => {
+                if let Some(i) = self.peers.iter().position(|p| p.cfg.address == neighbor) {
+                    let input = if up {
+                        Input::LivenessUp
+                    } else {
+                        Input::LivenessDown
+                    };
+                    self.work.push_back((i, PeerInput::Session(input)));
+                    self.process();
+                }
+            }
+            Command::Peers { reply } => {
+                let _ = reply.send(self.peer_reports());
+            }
+            Command::Routes { filter, reply } => {
+                let _ = reply.send(self.route_reports(filter));
+            }
+            Command::Summary { reply } => {
+                let _ = reply.send(RibSummary {
+                    prefixes: self.rib.len(),
+                    memory: self.rib.memory(),
+                });
+            }
+            Command::HighestSequence { prefix, reply } => {
+                let _ = reply.send(self.rib.highest_sequence_seen(&prefix));
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn shutdown(&mut self, text: Option<String>) {
+        for i in 0..self.peers.len() {
+            self.work.push_back((
+                i,
+                PeerInput::Session(Input::ManualStop {
+                    shutdown: text.clone(),
+                }),
+            ));
+        }
+        self.process();
+        // Dropping the connections lets each writer send what is queued
+        // (the NOTIFICATION) and close.
+        for p in &mut self.peers {
+            p.conns.clear();
+        }
+    }
+
+    fn peer_reports(&self) -> Vec<PeerReport> {
+        use proto::bgp::AfiSafi;
+        self.peers
+            .iter()
+            .map(|p| PeerReport {
+                neighbor: p.cfg.address,
+                remote_as: p.cfg.remote_as,
+                local_address: p
+                    .established
+                    .and_then(|c| p.conns.get(&c))
+                    .map(|c| c.local.to_string()),
+                prefixes_ipv4: self.rib.prefix_count(p.source, AfiSafi::IPV4_UNICAST),
+                prefixes_ipv6: self.rib.prefix_count(p.source, AfiSafi::IPV6_UNICAST),
+                uptime_secs: p.up_since.map(|t| t.elapsed().as_secs()),
+                fsm: p.fsm.snapshot(),
+            })
+            .collect()
+    }
+
+    fn route_reports(&self, filter: Option<ipnet::IpNet>) -> Vec<RouteReport> {
+        let mut prefixes: Vec<ipnet::IpNet> = self
+            .rib
+            .loc_rib()
+            .map(|(p, _)| p)
+            .filter(|p| filter.is_none_or(|f| f.contains(p)))
+            .collect();
+        prefixes.sort();
+        prefixes
+            .into_iter()
+            .map(|prefix| RouteReport {
+                prefix,
+                paths: self
+                    .rib
+                    .paths(&prefix)
+                    .into_iter()
+                    .map(|r| PathView {
+                        source: source_name(r.source, &self.neighbors),
+                        best: r.best,
+                        stale: r.stale,
+                        path_id: r.path_id,
+                        lost_on: r.lost_on.map(|l| format!("{l:?}")),
+                        attrs: (*r.attrs).clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect(peer: usize, conn: ConnId, cfg: NeighborConfig, tx: mpsc::Sender<ConnectResult>) {
+    let remote = SocketAddr::new(cfg.address, cfg.port);
+    let result = async {
+        let socket = if remote.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(local) = cfg.local_address {
+            socket.bind(SocketAddr::new(local, 0))?;
+        }
+        let timeout = Duration::from_secs(u64::from(cfg.connect_retry.max(1)) * 2);
+        tokio::time::timeout(timeout, socket.connect(remote))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+    }
+    .await;
+    let _ = tx.send(ConnectResult { peer, conn, result }).await;
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn is_link_local(a: std::net::Ipv6Addr) -> bool {
+    a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+}

@@ -43,7 +43,9 @@ const DAEMON: &str = "exabgp";
 const FEED: &str = r#"#!/bin/sh
 # hostroute-lab's ExaBGP API process. ExaBGP's JSON messages arrive on
 # stdin and are appended to received.jsonl; lines appended to `commands`
-# are passed to ExaBGP on stdout. Both stop when ExaBGP exits.
+# are passed to ExaBGP on stdout. Both stop when ExaBGP exits. ExaBGP
+# runs it from /, so it first moves to its own directory.
+cd "$(dirname "$0")" || exit 1
 exec 3<&0
 cat <&3 >> received.jsonl &
 exec tail -n +1 -F -s 0.05 --pid="$PPID" commands 2>/dev/null

@@ -154,6 +154,12 @@ impl Frr {
         }))
     }
 
+    /// FRR's own state directory for this instance
+    /// (`/var/run/frr/<path space>`), removed when the guard drops.
+    pub fn state_dir(&self) -> PathBuf {
+        Path::new(FRR_RUN).join(&self.pathspace)
+    }
+
     /// The FRR processes (zebra, bfdd, bgpd).
     pub fn daemons(&mut self) -> &mut [Child] {
         &mut self.daemons

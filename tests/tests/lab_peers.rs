@@ -35,9 +35,11 @@ fn pools(config: PeerConfig) -> PeerConfig {
 /// Waits for `prefix` from `from` and returns it.
 fn learned(peer: &dyn Peer, prefix: &str, from: IpAddr) -> anyhow::Result<RouteEntry> {
     let prefix = net(prefix);
-    Ok(peer.wait_route(&format!("{prefix} from {from}"), CONVERGE, &|r| {
-        r.prefix == prefix && r.from == from
-    })?)
+    Ok(
+        peer.wait_route(&format!("{prefix} from {from}"), CONVERGE, &|r| {
+            r.prefix == prefix && r.from == from
+        })?,
+    )
 }
 
 #[test]
@@ -92,8 +94,14 @@ fn bird_and_frr_exchange_host_routes() {
         ensure!(r.as_path == [65002], "{r:?}");
         ensure!(r.next_hop == Some(Pair::B4), "{r:?}");
         ensure!(r.communities == [Community(65002, 1)], "{r:?}");
-        ensure!(r.large_communities == [LargeCommunity(65002, 1, 2)], "{r:?}");
-        ensure!(r.ext_communities == [ExtCommunity::route_target(65002, 5)], "{r:?}");
+        ensure!(
+            r.large_communities == [LargeCommunity(65002, 1, 2)],
+            "{r:?}"
+        );
+        ensure!(
+            r.ext_communities == [ExtCommunity::route_target(65002, 5)],
+            "{r:?}"
+        );
         let r = learned(&bird, "2001:db8:100::2/128", Pair::B4)?;
         ensure!(r.next_hop == Some(Pair::B6), "{r:?}");
         ensure!(r.communities == [Community(65002, 6)], "{r:?}");
@@ -102,7 +110,10 @@ fn bird_and_frr_exchange_host_routes() {
         let r = learned(&frr, "198.51.100.1/32", Pair::A4)?;
         ensure!(r.as_path == [65001], "{r:?}");
         ensure!(r.communities == [Community(65001, 1)], "{r:?}");
-        ensure!(r.large_communities == [LargeCommunity(65001, 1, 2)], "{r:?}");
+        ensure!(
+            r.large_communities == [LargeCommunity(65001, 1, 2)],
+            "{r:?}"
+        );
         ensure!(
             r.ext_communities == [ExtCommunity::route_target(65001, 5), mobility],
             "{r:?}"
@@ -112,8 +123,10 @@ fn bird_and_frr_exchange_host_routes() {
 
         // Outside the pools: never imported.
         ensure!(
-            !bird.routes()?.iter().any(|r| r.prefix.prefix_len() != 32
-                && r.prefix.prefix_len() != 128),
+            !bird
+                .routes()?
+                .iter()
+                .any(|r| r.prefix.prefix_len() != 32 && r.prefix.prefix_len() != 128),
             "a non-host route was imported"
         );
 
@@ -129,7 +142,9 @@ fn bird_and_frr_exchange_host_routes() {
         frr.wait_no_route(net("198.51.100.11/32"), CONVERGE)?;
         bird.wait_no_route(net("2001:db8:100::12/128"), CONVERGE)?;
         ensure!(
-            frr.routes()?.iter().any(|r| r.prefix == net("198.51.100.1/32")),
+            frr.routes()?
+                .iter()
+                .any(|r| r.prefix == net("198.51.100.1/32")),
             "withdrawing one route took another"
         );
         Ok(())
@@ -197,7 +212,10 @@ fn gobgp_and_exabgp_exchange_host_routes() {
         ensure!(r.as_path == [65004], "{r:?}");
         ensure!(r.next_hop == Some(Pair::B4), "{r:?}");
         ensure!(r.communities == [Community(65004, 1)], "{r:?}");
-        ensure!(r.large_communities == [LargeCommunity(65004, 1, 2)], "{r:?}");
+        ensure!(
+            r.large_communities == [LargeCommunity(65004, 1, 2)],
+            "{r:?}"
+        );
         ensure!(
             r.ext_communities == [ExtCommunity::route_target(65004, 5), mobility],
             "{r:?}"
@@ -210,8 +228,14 @@ fn gobgp_and_exabgp_exchange_host_routes() {
         let r = learned(&exabgp, "198.51.100.3/32", Pair::A4)?;
         ensure!(r.as_path == [65003], "{r:?}");
         ensure!(r.communities == [Community(65003, 1)], "{r:?}");
-        ensure!(r.large_communities == [LargeCommunity(65003, 1, 2)], "{r:?}");
-        ensure!(r.ext_communities == [ExtCommunity::route_target(65003, 5)], "{r:?}");
+        ensure!(
+            r.large_communities == [LargeCommunity(65003, 1, 2)],
+            "{r:?}"
+        );
+        ensure!(
+            r.ext_communities == [ExtCommunity::route_target(65003, 5)],
+            "{r:?}"
+        );
         let r = learned(&exabgp, "2001:db8:100::3/128", Pair::A4)?;
         ensure!(r.next_hop == Some(Pair::A6), "{r:?}");
 
@@ -235,5 +259,8 @@ fn gobgp_and_exabgp_exchange_host_routes() {
     })
     .unwrap_or_else(|e| panic!("{e:#}"));
     assert_cleaned_up(&names, &pids, &[]);
-    eprintln!("gobgp_and_exabgp_exchange_host_routes: {:?}", started.elapsed());
+    eprintln!(
+        "gobgp_and_exabgp_exchange_host_routes: {:?}",
+        started.elapsed()
+    );
 }

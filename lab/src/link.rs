@@ -170,10 +170,10 @@ impl Iface {
         for line in out.lines() {
             let mut words = line.split_whitespace();
             while let Some(word) = words.next() {
-                if word == "inet" || word == "inet6" {
-                    if let Some(net) = words.next().and_then(|a| a.parse().ok()) {
-                        addrs.push(net);
-                    }
+                if (word == "inet" || word == "inet6")
+                    && let Some(net) = words.next().and_then(|a| a.parse().ok())
+                {
+                    addrs.push(net);
                 }
             }
         }
@@ -198,10 +198,10 @@ impl Iface {
         let out = self.ip(&["-o", "link", "show", "dev", &self.name])?;
         let mut words = out.split_whitespace();
         while let Some(word) = words.next() {
-            if word == "link/ether" {
-                if let Some(mac) = words.next() {
-                    return mac.parse();
-                }
+            if word == "link/ether"
+                && let Some(mac) = words.next()
+            {
+                return mac.parse();
             }
         }
         Err(Error::parse(

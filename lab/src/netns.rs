@@ -106,10 +106,10 @@ impl Netns {
         let out = self.ip(&["route", "get", &dest.to_string()])?;
         let mut words = out.split_whitespace();
         while let Some(word) = words.next() {
-            if word == "src" {
-                if let Some(src) = words.next().and_then(|s| s.parse().ok()) {
-                    return Ok(src);
-                }
+            if word == "src"
+                && let Some(src) = words.next().and_then(|s| s.parse().ok())
+            {
+                return Ok(src);
             }
         }
         Err(crate::Error::parse(

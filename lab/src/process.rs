@@ -324,7 +324,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert!(calls >= 2 && calls <= 7, "{calls}");
+        assert!((2..=7).contains(&calls), "{calls}");
         let text = err.to_string();
         assert!(text.contains("never") && text.contains("attempt"), "{text}");
     }

@@ -180,8 +180,8 @@ impl Peer for Exabgp {
         let last = self
             .messages()?
             .into_iter()
-            .filter(|m| m["type"] == "state" && peer_of(m) == Some(neighbor))
-            .last();
+            .rev()
+            .find(|m| m["type"] == "state" && peer_of(m) == Some(neighbor));
         Ok(last.is_some_and(|m| m["neighbor"]["state"] == "up"))
     }
 
@@ -418,10 +418,10 @@ fn apply_attributes(entry: &mut RouteEntry, attrs: &Value) {
         .filter_map(|a| u32::try_from(a).ok())
         .collect();
     for c in attrs["community"].as_array().into_iter().flatten() {
-        if let (Some(a), Some(b)) = (c[0].as_u64(), c[1].as_u64()) {
-            if let (Ok(a), Ok(b)) = (u16::try_from(a), u16::try_from(b)) {
-                entry.communities.push(Community(a, b));
-            }
+        if let (Some(a), Some(b)) = (c[0].as_u64(), c[1].as_u64())
+            && let (Ok(a), Ok(b)) = (u16::try_from(a), u16::try_from(b))
+        {
+            entry.communities.push(Community(a, b));
         }
     }
     for c in attrs["large-community"].as_array().into_iter().flatten() {

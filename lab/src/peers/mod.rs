@@ -395,13 +395,13 @@ impl PeerConfig {
                     n.address
                 )));
             }
-            if let Some(p) = &n.password {
-                if p.is_empty() || p.len() > 80 || p.contains(['"', '\n', ' ']) {
-                    return Err(Error::Config(format!(
-                        "neighbor {}: password must be 1 to 80 characters without quotes, spaces or newlines",
-                        n.address
-                    )));
-                }
+            if let Some(p) = &n.password
+                && (p.is_empty() || p.len() > 80 || p.contains(['"', '\n', ' ']))
+            {
+                return Err(Error::Config(format!(
+                    "neighbor {}: password must be 1 to 80 characters without quotes, spaces or newlines",
+                    n.address
+                )));
             }
             if n.rr_client && n.remote_as != self.local_as {
                 return Err(Error::Config(format!(

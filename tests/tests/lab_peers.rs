@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use hostroute_tests::{Pair, assert_cleaned_up, netns_available};
 use ipnet::IpNet;
-use lab::Lab;
 use lab::peers::{
-    Bird, Community, Exabgp, ExtCommunity, Frr, Gobgp, LargeCommunity, Neighbor, Peer, PeerConfig,
-    Route, RouteEntry,
+    Bfd, Bird, Community, Exabgp, ExtCommunity, Family, Frr, Gobgp, LargeCommunity, Neighbor, Peer,
+    PeerConfig, Route, RouteEntry,
 };
+use lab::{Lab, wait_until};
 
 const ESTABLISH: Duration = Duration::from_secs(20);
 const CONVERGE: Duration = Duration::from_secs(10);
@@ -261,6 +261,154 @@ fn gobgp_and_exabgp_exchange_host_routes() {
     assert_cleaned_up(&names, &pids, &[]);
     eprintln!(
         "gobgp_and_exabgp_exchange_host_routes: {:?}",
+        started.elapsed()
+    );
+}
+
+/// Two sessions between the same daemons: over IPv4 with TCP-MD5 and GTSM
+/// (IPv4 unicast), over IPv6 with TCP-MD5 and BFD (IPv6 unicast). Both come
+/// up, and both BFD sessions are Up. (FRR 8.4 cannot combine BFD with GTSM
+/// on one neighbor: the launcher refuses it.)
+#[test]
+fn bird_and_frr_with_md5_gtsm_and_bfd() {
+    if !netns_available("bird_and_frr_with_md5_gtsm_and_bfd") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    let mut paths = Vec::new();
+    Lab::run("bird-frr-bfd", |lab| -> anyhow::Result<()> {
+        let pair = Pair::new(lab, "bird", "frr")?;
+        names = pair.names();
+        let bfd = Bfd {
+            min_rx_ms: 100,
+            min_tx_ms: 100,
+            multiplier: 3,
+        };
+        let gtsm = |address, asn| {
+            Neighbor::new(address, asn)
+                .families(&[Family::Ipv4Unicast])
+                .password("s3cret")
+                .ttl_security()
+        };
+        let with_bfd = |address, asn| {
+            Neighbor::new(address, asn)
+                .families(&[Family::Ipv6Unicast])
+                .password("s3cret6")
+                .bfd(bfd)
+        };
+        ensure!(
+            matches!(
+                Frr::start(
+                    &pair.b,
+                    PeerConfig::new("192.0.2.2".parse()?, 65002)
+                        .neighbor(gtsm(Pair::A4, 65001).bfd(bfd))
+                ),
+                Err(lab::Error::Unsupported { .. })
+            ),
+            "FRR accepted BFD with GTSM"
+        );
+        let bird = Bird::start(
+            &pair.a,
+            PeerConfig::new("192.0.2.1".parse()?, 65001)
+                .neighbor(gtsm(Pair::B4, 65002))
+                .neighbor(with_bfd(Pair::B6, 65002)),
+        )?;
+        let frr = Frr::start(
+            &pair.b,
+            PeerConfig::new("192.0.2.2".parse()?, 65002)
+                .neighbor(gtsm(Pair::A4, 65001))
+                .neighbor(with_bfd(Pair::A6, 65001)),
+        )?;
+        pids.extend(bird.pids());
+        pids.extend(frr.pids());
+        paths.push(frr.state_dir());
+        for (neighbor, of_frr) in [(Pair::B4, Pair::A4), (Pair::B6, Pair::A6)] {
+            bird.wait_established(neighbor, ESTABLISH)?;
+            frr.wait_established(of_frr, ESTABLISH)?;
+        }
+        wait_until("BFD Up on both sides", CONVERGE, lab::peers::POLL, || {
+            Ok(bird.bfd_up(Pair::B6)? && frr.bfd_up(Pair::A6)?)
+        })?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &pids, &paths);
+    eprintln!(
+        "bird_and_frr_with_md5_gtsm_and_bfd: {:?}",
+        started.elapsed()
+    );
+}
+
+/// FRR reflects BIRD's route to GoBGP (all iBGP, AS 65000) and the MAC
+/// Mobility extended community arrives untouched, next hop unchanged.
+///
+/// ```text
+///   bird (client)  v0 192.0.2.1/24 -- v1 192.0.2.2/24  frr (reflector)
+///                                     v2 203.0.113.2/24 -- v3 203.0.113.3/24  gobgp (client)
+/// ```
+#[test]
+fn frr_reflects_the_mobility_community_untouched() {
+    if !netns_available("frr_reflects_the_mobility_community_untouched") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    let mut paths = Vec::new();
+    Lab::run("rr", |lab| -> anyhow::Result<()> {
+        let pair = Pair::new(lab, "bird", "rr")?;
+        let gobgp_ns = lab::Netns::new(lab, "gobgp")?;
+        names = pair.names();
+        names.push(gobgp_ns.name().to_string());
+        let link = lab::veth(&pair.b, "v2", &gobgp_ns, "v3")?;
+        link.a.add_addr(net("203.0.113.2/24"))?;
+        link.b.add_addr(net("203.0.113.3/24"))?;
+        let rr_side: IpAddr = "203.0.113.2".parse()?;
+        let gobgp_addr: IpAddr = "203.0.113.3".parse()?;
+        let v4 = [Family::Ipv4Unicast];
+
+        let mobility = ExtCommunity::mac_mobility(42, false);
+        let bird = Bird::start(
+            &pair.a,
+            pools(PeerConfig::new("192.0.2.1".parse()?, 65000))
+                .neighbor(Neighbor::new(Pair::B4, 65000).families(&v4))
+                .originate(
+                    Route::new(net("198.51.100.21/32"))
+                        .community(65000, 21)
+                        .ext_community(mobility),
+                ),
+        )?;
+        let rr = Frr::start(
+            &pair.b,
+            pools(PeerConfig::new("192.0.2.2".parse()?, 65000))
+                .neighbor(Neighbor::new(Pair::A4, 65000).families(&v4).rr_client())
+                .neighbor(Neighbor::new(gobgp_addr, 65000).families(&v4).rr_client()),
+        )?;
+        let gobgp = Gobgp::start(
+            &gobgp_ns,
+            pools(PeerConfig::new("203.0.113.3".parse()?, 65000))
+                .neighbor(Neighbor::new(rr_side, 65000).families(&v4)),
+        )?;
+        pids.extend(bird.pids());
+        pids.extend(rr.pids());
+        pids.extend(gobgp.pids());
+        paths.push(rr.state_dir());
+
+        rr.wait_established(Pair::A4, ESTABLISH)?;
+        rr.wait_established(gobgp_addr, ESTABLISH)?;
+        let r = learned(&gobgp, "198.51.100.21/32", rr_side)?;
+        ensure!(r.as_path.is_empty(), "{r:?}");
+        ensure!(r.next_hop == Some(Pair::A4), "{r:?}");
+        ensure!(r.communities == [Community(65000, 21)], "{r:?}");
+        ensure!(r.ext_communities == [mobility], "{r:?}");
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &pids, &paths);
+    eprintln!(
+        "frr_reflects_the_mobility_community_untouched: {:?}",
         started.elapsed()
     );
 }

@@ -16,7 +16,8 @@
 //! source, route-reflector clients; runtime announce/withdraw through
 //! vtysh. Cannot: originate extended communities other than Route Targets
 //! (e.g. MAC Mobility; FRR does carry any received one through), raw
-//! attributes.
+//! attributes, BFD and GTSM on the same neighbor (bgpd then asks for a
+//! multihop BFD session; refused).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -57,6 +58,22 @@ impl Frr {
         config.validate()?;
         for route in &config.originate {
             check_route(DAEMON, route, &supported_ext, false)?;
+        }
+        if let Some(n) = config
+            .neighbors
+            .iter()
+            .find(|n| n.bfd.is_some() && n.ttl_security)
+        {
+            // bgpd takes GTSM's TTL 255 for a multihop peer and asks bfdd for
+            // a multihop session (UDP 4784), which a single-hop BFD peer
+            // never answers.
+            return Err(Error::unsupported(
+                DAEMON,
+                format!(
+                    "BFD together with ttl-security (neighbor {}): FRR 8.4 then runs BFD multihop",
+                    n.address
+                ),
+            ));
         }
         let dir = netns.lab().subdir(&format!("frr-{}", netns.name()))?;
         let pathspace = unique_name("frr");

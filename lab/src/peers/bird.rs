@@ -69,13 +69,13 @@ impl Bird {
             if let Some(e) = child.exited_error() {
                 return Err(e);
             }
-            Ok(run_command(
+            let status = run_command(
                 Command::new("birdc")
                     .arg("-s")
                     .arg(&ctl)
                     .args(["show", "status"]),
-            )
-            .is_ok_and(|out| out.contains("Daemon is up")))
+            )?;
+            Ok(status.contains("Daemon is up"))
         })?;
         let protocols = protocol_names(&config);
         Ok(Bird {

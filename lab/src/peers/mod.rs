@@ -528,7 +528,8 @@ pub trait Peer {
                 Ok(found.is_some())
             },
         )?;
-        found.ok_or_else(|| Error::Config("route vanished".into()))
+        found
+            .ok_or_else(|| Error::Config(format!("{} lost {what} while reading it", self.daemon())))
     }
 
     /// Waits until no learned path has `prefix`.

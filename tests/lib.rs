@@ -28,3 +28,65 @@ fn lab_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use lab::{Lab, Netns, Veth};
+
+/// Two namespaces joined by one veth, addressed for both families:
+///
+/// ```text
+///   a: v0 192.0.2.1/24 2001:db8::1/64  <-- veth -->  b: v1 192.0.2.2/24 2001:db8::2/64
+/// ```
+///
+/// Fields drop in order (a, b); start peers after creating the pair so they
+/// stop before their namespaces go.
+pub struct Pair {
+    pub a: Netns,
+    pub b: Netns,
+    pub link: Veth,
+}
+
+impl Pair {
+    pub const A4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    pub const B4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    pub const A6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+    pub const B6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+
+    /// Creates the namespaces `<label_a>` and `<label_b>` and the link.
+    pub fn new(lab: &Lab, label_a: &str, label_b: &str) -> lab::Result<Pair> {
+        let a = Netns::new(lab, label_a)?;
+        let b = Netns::new(lab, label_b)?;
+        let link = lab::veth(&a, "v0", &b, "v1")?;
+        for (end, v4, v6) in [(&link.a, Self::A4, Self::A6), (&link.b, Self::B4, Self::B6)] {
+            end.add_addr(IpNet::new_assert(v4, 24))?;
+            end.add_addr(IpNet::new_assert(v6, 64))?;
+        }
+        Ok(Pair { a, b, link })
+    }
+
+    /// The namespaces' names.
+    pub fn names(&self) -> Vec<String> {
+        vec![self.a.name().to_string(), self.b.name().to_string()]
+    }
+}
+
+/// Asserts that none of `namespaces` is listed by `ip netns list`, that none
+/// of `pids` is alive, and that none of `paths` (shared state paths a daemon
+/// may create, like FRR's `/var/run/frr/<path space>`) exists.
+pub fn assert_cleaned_up(namespaces: &[String], pids: &[u32], paths: &[std::path::PathBuf]) {
+    let listed = lab::netns::list().unwrap_or_else(|e| panic!("ip netns list: {e}"));
+    for name in namespaces {
+        assert!(!listed.contains(name), "namespace {name} is still there");
+    }
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} still runs"
+        );
+    }
+    for path in paths {
+        assert!(!path.exists(), "{} left behind", path.display());
+    }
+}

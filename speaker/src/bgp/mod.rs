@@ -40,6 +40,7 @@ mod event;
 pub mod framer;
 mod fsm;
 mod session;
+pub mod sockopt;
 mod stats;
 mod timers;
 

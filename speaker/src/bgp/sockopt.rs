@@ -212,7 +212,9 @@ mod sys {
             tcpm_ifindex: 0,
             tcpm_key: [0; MD5_MAX_KEY_LEN],
         };
-        sig.tcpm_key[..key.len()].copy_from_slice(key);
+        for (dst, src) in sig.tcpm_key.iter_mut().zip(key) {
+            *dst = *src;
+        }
         let name = match prefix_len {
             Some(len) => {
                 sig.tcpm_flags = TCP_MD5SIG_FLAG_PREFIX;

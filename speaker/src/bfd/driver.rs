@@ -90,7 +90,10 @@ enum Command {
     Remove(SessionKey, oneshot::Sender<Result<(), DriverError>>),
     AdminDown(SessionKey, bool, oneshot::Sender<Result<(), DriverError>>),
     SetTimers(SessionKey, Timers, oneshot::Sender<Result<(), DriverError>>),
-    Subscribe(SessionKey, oneshot::Sender<Option<watch::Receiver<Liveness>>>),
+    Subscribe(
+        SessionKey,
+        oneshot::Sender<Option<watch::Receiver<Liveness>>>,
+    ),
     Snapshot(oneshot::Sender<Vec<SessionSnapshot>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -230,7 +233,10 @@ impl Driver {
             Listener::bind(ipv6, port)
                 .map(Some)
                 .map_err(|source| DriverError::Io {
-                    what: format!("listen on UDP {port} ({})", if ipv6 { "IPv6" } else { "IPv4" }),
+                    what: format!(
+                        "listen on UDP {port} ({})",
+                        if ipv6 { "IPv6" } else { "IPv4" }
+                    ),
                     source,
                 })
         };

@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+mod config;
 #[cfg(target_os = "linux")]
 pub mod driver;
 pub mod session;
@@ -51,7 +52,9 @@ pub mod table;
 #[cfg(target_os = "linux")]
 pub use driver::{BfdHandle, DriverConfig, DriverError};
 pub use session::{AuthConfig, Input, Output, Session, SessionStatus, Timers};
-pub use table::{Damping, Hop, Liveness, RxMeta, SessionConfig, SessionKey, SessionSnapshot, Table};
+pub use table::{
+    Damping, Hop, Liveness, RxMeta, SessionConfig, SessionKey, SessionSnapshot, Table,
+};
 
 /// UDP port of single-hop Control packets, RFC 5881 section 4.
 pub const SINGLE_HOP_PORT: u16 = 3784;

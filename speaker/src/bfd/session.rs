@@ -30,114 +30,13 @@ use proto::bfd::{
     Auth, AuthType, ControlPacket, Diagnostic, Discriminator, Password, State, check_auth_policy,
     check_sequence, sign, verify,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use super::config::{AuthConfig, MAX_INTERVAL, MIN_INTERVAL, Timers};
 use super::{ConfigError, DropReason, Drops, SplitMix64};
 
 /// DesiredMinTx floor while the session is not Up, RFC 5880 section 6.8.3.
 pub const SLOW_TX_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The shortest interval accepted in [`Timers`].
-pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
-
-/// The longest interval the 32-bit microsecond fields can carry.
-pub const MAX_INTERVAL: Duration = Duration::from_micros(u32::MAX as u64);
-
-/// The session's timer parameters (bfd.DesiredMinTxInterval,
-/// bfd.RequiredMinRxInterval, bfd.DetectMult).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timers {
-    /// How often we would like to send, at best.
-    pub desired_min_tx: Duration,
-    /// How often we can take packets from the peer, at most.
-    pub required_min_rx: Duration,
-    /// Packets the peer may miss before we declare it down.
-    pub detect_mult: u8,
-}
-
-impl Timers {
-    /// Both intervals set to `interval`, with `detect_mult`.
-    pub const fn symmetric(interval: Duration, detect_mult: u8) -> Self {
-        Self {
-            desired_min_tx: interval,
-            required_min_rx: interval,
-            detect_mult,
-        }
-    }
-
-    /// Checks the ranges: intervals from [`MIN_INTERVAL`] to
-    /// [`MAX_INTERVAL`], DetectMult not zero.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, value) in [
-            ("desired_min_tx", self.desired_min_tx),
-            ("required_min_rx", self.required_min_rx),
-        ] {
-            if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&value) {
-                return Err(ConfigError::Interval { name, value });
-            }
-        }
-        if self.detect_mult == 0 {
-            return Err(ConfigError::ZeroDetectMult);
-        }
-        Ok(())
-    }
-}
-
-impl Default for Timers {
-    /// 300 ms x 3, the range the design targets for WAN peers.
-    fn default() -> Self {
-        Self::symmetric(Duration::from_millis(300), 3)
-    }
-}
-
-/// Authentication of a session (RFC 5880 section 6.7): one key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthConfig {
-    /// Simple password, keyed or meticulous keyed MD5 or SHA1.
-    pub kind: AuthType,
-    /// Auth Key ID sent, and the only one accepted.
-    pub key_id: u8,
-    /// The password, or the MD5 / SHA1 key.
-    pub key: Vec<u8>,
-}
-
-/// Keeps the secret out of logs.
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("kind", &self.kind)
-            .field("key_id", &self.key_id)
-            .field("key", &format_args!("<{} bytes>", self.key.len()))
-            .finish()
-    }
-}
-
-impl AuthConfig {
-    /// Checks the type and the key length: 1 to 16 bytes for a password or
-    /// an MD5 key, 1 to 20 for a SHA1 key.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let max = match self.kind {
-            AuthType::SimplePassword | AuthType::KeyedMd5 | AuthType::MeticulousKeyedMd5 => 16,
-            AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => 20,
-            AuthType::Other(code) => return Err(ConfigError::AuthType(code)),
-        };
-        if self.key.is_empty() || self.key.len() > max {
-            return Err(ConfigError::KeyLength {
-                len: self.key.len(),
-                max,
-            });
-        }
-        Ok(())
-    }
-
-    /// Meticulous types increment the sequence number on every packet.
-    fn meticulous(&self) -> bool {
-        matches!(
-            self.kind,
-            AuthType::MeticulousKeyedMd5 | AuthType::MeticulousKeyedSha1
-        )
-    }
-}
 
 /// What happens to a session.
 #[derive(Debug, Clone, Copy)]
@@ -193,7 +92,9 @@ enum Poll {
     Idle,
     /// P is set on every packet until a Final arrives; `again` when the
     /// parameters changed once more after the Poll was first sent.
-    Active { again: bool },
+    Active {
+        again: bool,
+    },
 }
 
 /// Counters of one session.
@@ -654,7 +555,8 @@ impl Session {
     /// Section 6.8.7: no periodic packets when the peer asks for none, or
     /// runs Demand mode with both sides Up.
     fn periodic(&self) -> bool {
-        let demand = self.remote_demand && self.state == State::Up && self.remote_state == State::Up;
+        let demand =
+            self.remote_demand && self.state == State::Up && self.remote_state == State::Up;
         !self.remote_min_rx.is_zero() && !demand
     }
 
@@ -675,7 +577,11 @@ impl Session {
     /// Section 6.8.7: 75 to 100 % of the interval, 75 to 90 % when
     /// bfd.DetectMult is 1.
     fn jittered(&mut self, interval: Duration) -> Duration {
-        let span = if self.timers.detect_mult == 1 { 150 } else { 250 };
+        let span = if self.timers.detect_mult == 1 {
+            150
+        } else {
+            250
+        };
         let permille = 750 + self.rng.next_u32() % span;
         interval * permille / 1000
     }
@@ -739,10 +645,10 @@ impl Session {
         self.last_sent = Some(content);
         let (key_id, sequence) = (config.key_id, self.xmit_auth_seq);
         match config.kind {
-            AuthType::SimplePassword => self.password.clone().map(|password| Auth::SimplePassword {
-                key_id,
-                password,
-            }),
+            AuthType::SimplePassword => self
+                .password
+                .clone()
+                .map(|password| Auth::SimplePassword { key_id, password }),
             AuthType::KeyedMd5 => Some(Auth::KeyedMd5 {
                 key_id,
                 sequence,
@@ -840,9 +746,7 @@ impl Session {
             timers: self.timers,
             tx_interval_us: micros_u64(self.tx_interval()),
             rx_interval_us: micros_u64(self.rx_interval()),
-            detection_time_us: self
-                .last_rx
-                .map(|_| micros_u64(self.detection_time())),
+            detection_time_us: self.last_rx.map(|_| micros_u64(self.detection_time())),
             remote_detect_mult: self.remote_detect_mult,
             remote_desired_min_tx_us: micros_u64(self.remote_desired_min_tx),
             remote_required_min_rx_us: micros_u64(self.remote_min_rx),
@@ -870,3 +774,11 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_auth_tests.rs"]
+mod auth_tests;
+
+#[cfg(test)]
+#[path = "capture_tests.rs"]
+mod capture_tests;

@@ -118,7 +118,6 @@ fn receive_once(fd: i32, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result<Datagram
         }
     }
     let len = msg.bytes;
-    drop(iov);
     datagram.bytes = buf.get(..len).unwrap_or_default().to_vec();
     Ok(datagram)
 }
@@ -218,7 +217,10 @@ fn bind_source_port(
 }
 
 fn is_link_local(address: &Ipv6Addr) -> bool {
-    address.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+    address
+        .segments()
+        .first()
+        .is_some_and(|s| s & 0xffc0 == 0xfe80)
 }
 
 /// The index of an interface, by name.

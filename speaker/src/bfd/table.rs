@@ -34,122 +34,24 @@
 //!   at most [`Damping::max_hold`] (default 30 s). Going down during the
 //!   hold cancels the report.
 //!
-//! So two quick failures cost nothing; a storm keeps the client down, with
-//! a wait that doubles per failure, and a session that stays up for the
-//! window is forgiven completely.
+//! So the first three failures within a minute are reported as they happen
+//! (a reboot or two costs nothing extra); in a storm the client stays down,
+//! each Up waiting twice as long as the one before, and a session that stays
+//! up for the window is forgiven completely.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use proto::bfd::{ControlPacket, Diagnostic, Discriminator, State};
 use serde::{Deserialize, Serialize};
 
-use super::session::{self, AuthConfig, Session, SessionStatus, Timers};
-use super::{ConfigError, DropReason, Drops, MULTIHOP_PORT, SINGLE_HOP_PORT, SplitMix64};
-
-/// Single-hop or multihop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Hop {
-    /// RFC 5881: directly connected, TTL 255, UDP 3784.
-    SingleHop,
-    /// RFC 5883: across routers, UDP 4784, received TTL at least `min_ttl`.
-    Multihop {
-        /// Lowest TTL accepted.
-        min_ttl: u8,
-    },
-}
-
-/// What a session is created from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionConfig {
-    /// The peer's address.
-    pub peer: IpAddr,
-    /// Our address: the source of our packets; required for multihop.
-    pub local: Option<IpAddr>,
-    /// The interface to send and receive on (single-hop; SO_BINDTODEVICE).
-    pub interface: Option<String>,
-    /// Single-hop or multihop.
-    pub hop: Hop,
-    /// Timer parameters.
-    pub timers: Timers,
-    /// Authentication, if any.
-    pub auth: Option<AuthConfig>,
-}
+pub use super::config::{Hop, SessionConfig, SessionKey};
+use super::session::{self, Session, SessionStatus, Timers};
+use super::{ConfigError, DropReason, Drops, SplitMix64};
 
 impl SessionConfig {
-    /// A single-hop session to `peer` with the default timers.
-    pub fn single_hop(peer: IpAddr) -> Self {
-        Self {
-            peer,
-            local: None,
-            interface: None,
-            hop: Hop::SingleHop,
-            timers: Timers::default(),
-            auth: None,
-        }
-    }
-
-    /// A multihop session from `local` to `peer`, accepting TTLs from
-    /// `min_ttl`.
-    pub fn multihop(local: IpAddr, peer: IpAddr, min_ttl: u8) -> Self {
-        Self {
-            local: Some(local),
-            hop: Hop::Multihop { min_ttl },
-            ..Self::single_hop(peer)
-        }
-    }
-
-    /// The key that identifies the session.
-    pub fn key(&self) -> SessionKey {
-        match (self.hop, self.local) {
-            (Hop::Multihop { .. }, Some(local)) => SessionKey::Multihop {
-                peer: self.peer,
-                local,
-            },
-            _ => SessionKey::SingleHop {
-                peer: self.peer,
-                interface: self.interface.clone(),
-            },
-        }
-    }
-
-    /// Whether this is a multihop session.
-    pub fn is_multihop(&self) -> bool {
-        matches!(self.hop, Hop::Multihop { .. })
-    }
-
-    /// The destination UDP port of our packets.
-    pub fn port(&self) -> u16 {
-        match self.hop {
-            Hop::SingleHop => SINGLE_HOP_PORT,
-            Hop::Multihop { .. } => MULTIHOP_PORT,
-        }
-    }
-
-    /// Checks timers, authentication and addresses.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.timers.validate()?;
-        if let Some(auth) = &self.auth {
-            auth.validate()?;
-        }
-        if let Some(local) = self.local
-            && local.is_ipv4() != self.peer.is_ipv4()
-        {
-            return Err(ConfigError::AddressFamily {
-                local,
-                peer: self.peer,
-            });
-        }
-        if self.is_multihop() && self.local.is_none() {
-            return Err(ConfigError::MultihopNeedsLocal { peer: self.peer });
-        }
-        Ok(())
-    }
-
     /// Whether a packet with Your Discriminator zero, received on `meta`,
     /// is for this session.
     fn selects(&self, meta: &RxMeta<'_>) -> bool {
@@ -185,52 +87,6 @@ impl SessionConfig {
             return Err(DropReason::Ttl);
         }
         Ok(())
-    }
-}
-
-/// Identifies a session: one per (interface, peer) single-hop (RFC 5881
-/// section 3), one per (local, peer) multihop (RFC 5883 section 4).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionKey {
-    /// RFC 5881.
-    SingleHop {
-        /// The peer.
-        peer: IpAddr,
-        /// The interface, if bound to one.
-        interface: Option<String>,
-    },
-    /// RFC 5883.
-    Multihop {
-        /// The peer.
-        peer: IpAddr,
-        /// Our address.
-        local: IpAddr,
-    },
-}
-
-impl SessionKey {
-    /// The peer's address.
-    pub fn peer(&self) -> IpAddr {
-        match self {
-            Self::SingleHop { peer, .. } | Self::Multihop { peer, .. } => *peer,
-        }
-    }
-}
-
-impl fmt::Display for SessionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::SingleHop {
-                peer,
-                interface: Some(interface),
-            } => write!(f, "single-hop {peer} on {interface}"),
-            Self::SingleHop {
-                peer,
-                interface: None,
-            } => write!(f, "single-hop {peer}"),
-            Self::Multihop { peer, local } => write!(f, "multihop {local} -> {peer}"),
-        }
     }
 }
 
@@ -527,7 +383,13 @@ impl Table {
     }
 
     /// A datagram arrived on a BFD port.
-    pub fn receive(&mut self, now: Instant, bytes: &[u8], meta: &RxMeta<'_>, out: &mut Vec<Output>) {
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        meta: &RxMeta<'_>,
+        out: &mut Vec<Output>,
+    ) {
         let Ok(packet) = ControlPacket::parse(bytes) else {
             self.drops.count(DropReason::Malformed);
             return;

@@ -126,7 +126,10 @@ impl Lab {
             if let Ok(text) = std::fs::read_to_string(&path)
                 && let Ok(written) = text.trim().parse::<i32>()
             {
-                ensure!(written == pid.as_raw(), "{file} says {written}, we started {pid}");
+                ensure!(
+                    written == pid.as_raw(),
+                    "{file} says {written}, we started {pid}"
+                );
                 return Ok(());
             }
             ensure!(Instant::now() < deadline, "no pidfile {}", path.display());
@@ -247,8 +250,20 @@ impl Daemon {
                     "bfdd.out",
                     "/usr/lib/frr/bfdd",
                     &[
-                        "-N", &pathspace, "-f", &paths[0], "-i", &paths[1], "-z", &paths[2],
-                        "--vty_socket", &dir, "--bfdctl", &paths[3], "--log", &log,
+                        "-N",
+                        &pathspace,
+                        "-f",
+                        &paths[0],
+                        "-i",
+                        &paths[1],
+                        "-z",
+                        &paths[2],
+                        "--vty_socket",
+                        &dir,
+                        "--bfdctl",
+                        &paths[3],
+                        "--log",
+                        &log,
                     ],
                 )?;
                 lab.check_pidfile("bfdd.pid", pid)?;
@@ -340,20 +355,32 @@ fn interop(daemon: Daemon, interval_ms: u64) -> Result<Report> {
         ensure!(!snap.status.poll_active, "Poll never answered: {snap:#?}");
 
         let mut flaps_in_5s = 0;
+        let quiet_from = Instant::now();
         let quiet_until = tokio::time::Instant::now() + Duration::from_secs(5);
         while let Ok(changed) = tokio::time::timeout_at(quiet_until, live.changed()).await {
             changed?;
-            if !is_up(&live.borrow()) {
+            let now = *live.borrow();
+            eprintln!("  {:?} after Up + 500 ms: {now:?}", quiet_from.elapsed());
+            if !is_up(&now) {
                 flaps_in_5s += 1;
             }
         }
-        wait_for(&mut live, Duration::from_secs(30), "Up before SIGSTOP", is_up).await?;
+        wait_for(
+            &mut live,
+            Duration::from_secs(30),
+            "Up before SIGSTOP",
+            is_up,
+        )
+        .await?;
 
         lab.signal(pid, Signal::SIGSTOP)?;
         let stopped = Instant::now();
-        let down = wait_for(&mut live, Duration::from_secs(5), "Down after SIGSTOP", |l| {
-            !is_up(l)
-        })
+        let down = wait_for(
+            &mut live,
+            Duration::from_secs(5),
+            "Down after SIGSTOP",
+            |l| !is_up(l),
+        )
         .await;
         let detected_after = stopped.elapsed();
         lab.signal(pid, Signal::SIGCONT)?;
@@ -368,7 +395,13 @@ fn interop(daemon: Daemon, interval_ms: u64) -> Result<Report> {
         ensure!(u8::from(snap.status.local_diag) == 1, "{snap:#?}");
 
         let resumed = Instant::now();
-        wait_for(&mut live, Duration::from_secs(30), "Up after SIGCONT", is_up).await?;
+        wait_for(
+            &mut live,
+            Duration::from_secs(30),
+            "Up after SIGCONT",
+            is_up,
+        )
+        .await?;
         let back_up_after = resumed.elapsed();
         let snap = snapshot_of(&handle, PEER).await?;
         ensure!(snap.status.counters.dropped.ttl == 0, "{snap:#?}");
@@ -397,7 +430,10 @@ fn interop_50ms(daemon: Daemon, test: &str) -> Result<()> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let report = interop(daemon, 50)?;
     ensure!(report.flaps_in_5s == 0, "{report:?}");
-    ensure!(report.detected_after <= Duration::from_millis(400), "{report:?}");
+    ensure!(
+        report.detected_after <= Duration::from_millis(400),
+        "{report:?}"
+    );
     Ok(())
 }
 

@@ -25,10 +25,7 @@ impl Framer {
         Self {
             buf: Vec::with_capacity(64 * 1024),
             start: 0,
-            ctx: Context {
-                external,
-                ..Context::default()
-            },
+            ctx: Context { external, ..Context::default() },
             local_open,
             external,
             failed: false,
@@ -76,10 +73,7 @@ impl Framer {
         let result = Message::decode(frame, &self.ctx);
         self.start += len;
         match &result {
-            Ok(Decoded {
-                message: Message::Open(remote),
-                ..
-            }) => {
+            Ok(Decoded { message: Message::Open(remote), .. }) => {
                 self.ctx = Context::negotiate(&self.local_open, remote, self.external);
             }
             Ok(_) => {}
@@ -151,24 +145,11 @@ mod tests {
         stream.extend(bytes(&Message::Update(update.clone()), &negotiated));
         let mut f = Framer::new(local, true);
         f.push(&stream);
-        assert!(matches!(
-            f.next_message(),
-            Some(Ok(Decoded {
-                message: Message::Open(_),
-                ..
-            }))
-        ));
-        let Some(Ok(Decoded {
-            message: Message::Update(got),
-            ..
-        })) = f.next_message()
-        else {
+        assert!(matches!(f.next_message(), Some(Ok(Decoded { message: Message::Open(_), .. }))));
+        let Some(Ok(Decoded { message: Message::Update(got), .. })) = f.next_message() else {
             panic!("update")
         };
-        assert_eq!(
-            got.nlri, update.nlri,
-            "path id read because ADD-PATH was negotiated"
-        );
+        assert_eq!(got.nlri, update.nlri, "path id read because ADD-PATH was negotiated");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! hostroute's routing engines: BGP sessions, the RIB with mobility-aware
-//! best path, policy, and (with the BFD issue) BFD.
+//! best path, policy, and BFD (RFC 5880/5881/5883) on its own thread.
 //!
 //! ```text
 //!                       SpeakerHandle (originate, withdraw, subscribe, inspect)
@@ -12,6 +12,7 @@
 //! with a thin tokio driver (`instance`, `bgp::conn`). One task owns all
 //! peers and the RIB; connection reader and writer tasks talk to it over
 //! bounded channels.
+pub mod bfd;
 pub mod bgp;
 pub mod config;
 pub mod handle;

@@ -72,7 +72,11 @@ pub struct NeighborConfig {
     /// Set when this speaker restarted with its forwarding state intact.
     #[serde(default)]
     pub restarting: bool,
-    /// Do not reach Established before BFD is Up, and tear down on BFD Down.
+    /// BFD for this neighbour: Down closes the session with Cease / BFD
+    /// Down (RFC 9384) and withdraws its routes at once.
+    #[serde(default)]
+    pub bfd: Option<crate::liveness::BfdNeighbor>,
+    /// Do not reach Established before BFD is Up.
     #[serde(default)]
     pub require_bfd: bool,
     /// Next hop to send for IPv6 routes over an IPv4 session (and the
@@ -165,6 +169,7 @@ impl NeighborConfig {
             passive: false,
             graceful_restart: None,
             restarting: false,
+            bfd: None,
             require_bfd: false,
             next_hop_v4: None,
             next_hop_v6: None,

@@ -114,6 +114,7 @@ pub struct Stopped;
 pub struct SpeakerHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) events: broadcast::Sender<SpeakerEvent>,
+    pub(crate) bfd: Option<crate::bfd::BfdHandle>,
 }
 
 impl SpeakerHandle {
@@ -173,10 +174,22 @@ impl SpeakerHandle {
             .await
     }
 
-    /// Closes every session (Cease / Administrative Shutdown with `text`)
-    /// and stops the owner task.
+    /// Every BFD session (`show bfd`); empty when no neighbour uses BFD.
+    pub async fn bfd(&self) -> Result<Vec<crate::bfd::SessionSnapshot>, Stopped> {
+        match &self.bfd {
+            Some(b) => b.snapshot().await.map_err(|_| Stopped),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Closes every session (Cease / Administrative Shutdown with `text`),
+    /// tells BFD peers AdminDown, and stops the owner task.
     pub async fn shutdown(&self, text: Option<String>) -> Result<(), Stopped> {
-        self.ask(|reply| Command::Shutdown { text, reply }).await
+        self.ask(|reply| Command::Shutdown { text, reply }).await?;
+        if let Some(b) = &self.bfd {
+            let _ = b.shutdown().await;
+        }
+        Ok(())
     }
 }
 

@@ -47,6 +47,8 @@ pub enum StartError {
     },
     #[error("RIB: {0}")]
     Rib(#[from] crate::rib::RibError),
+    #[error("BFD: {0}")]
+    Bfd(#[from] crate::bfd::DriverError),
 }
 
 /// Starts the speaker on the current tokio runtime.
@@ -61,6 +63,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         tokio::spawn(accept_loop(listener, accept_tx.clone()));
     }
     let (commands, cmd_rx) = mpsc::channel(1024);
+    let bfd = crate::liveness::start(&config.neighbors, commands.clone()).await?;
     let (events, _) = broadcast::channel(4096);
     let mut rib = Rib::new(RibConfig {
         local_asn: config.asn,
@@ -90,7 +93,11 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         scratch: Vec::new(),
     };
     tokio::spawn(owner.run(cmd_rx, conn_rx, accept_rx, connect_rx));
-    Ok(SpeakerHandle { commands, events })
+    Ok(SpeakerHandle {
+        commands,
+        events,
+        bfd,
+    })
 }
 
 fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {

@@ -17,6 +17,7 @@ pub mod bgp;
 pub mod config;
 pub mod handle;
 pub mod instance;
+pub mod liveness;
 pub mod policy;
 pub mod rib;
 

@@ -9,7 +9,7 @@
 //! {"cmd":"originate","prefix":"198.51.100.7/32","seq":1,"static":false,"communities":["65001:7"]}
 //! {"cmd":"withdraw","prefix":"198.51.100.7/32"}
 //! {"cmd":"routes"} | {"cmd":"routes","prefix":"198.51.100.0/24"}
-//! {"cmd":"peers"} | {"cmd":"summary"} | {"cmd":"highest_sequence","prefix":"..."}
+//! {"cmd":"peers"} | {"cmd":"bfd"} | {"cmd":"summary"} | {"cmd":"highest_sequence","prefix":"..."}
 //! {"cmd":"liveness","neighbor":"192.0.2.2","up":false}
 //! {"cmd":"wait_prefixes","count":1000000,"timeout_ms":60000}
 //! {"cmd":"shutdown","text":"maintenance"}
@@ -55,6 +55,7 @@ enum Request {
         prefix: Option<IpNet>,
     },
     Peers,
+    Bfd,
     Summary,
     HighestSequence {
         prefix: IpNet,
@@ -185,6 +186,7 @@ async fn answer(req: Request, h: &SpeakerHandle) -> Result<Value> {
         }
         Request::Routes { prefix } => serde_json::to_value(h.routes(prefix).await?)?,
         Request::Peers => serde_json::to_value(h.peers().await?)?,
+        Request::Bfd => serde_json::to_value(h.bfd().await?)?,
         Request::Summary => serde_json::to_value(h.summary().await?)?,
         Request::HighestSequence { prefix } => {
             json!(h.highest_sequence(prefix).await?.map(|s| s.0))

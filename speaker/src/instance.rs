@@ -260,16 +260,31 @@ impl Owner {
 
     /// Feeds queued inputs to the FSMs and carries out their outputs.
     fn process(&mut self) {
-        while let Some((i, input)) = self.work.pop_front() {
-            let Some(slot) = self.peers.get_mut(i) else {
-                continue;
-            };
-            let mut out = std::mem::take(&mut self.scratch);
-            slot.fsm.handle(Instant::now().into_std(), input, &mut out);
-            for o in out.drain(..) {
-                self.output(i, o);
+        loop {
+            while let Some((i, input)) = self.work.pop_front() {
+                let Some(slot) = self.peers.get_mut(i) else {
+                    continue;
+                };
+                let mut out = std::mem::take(&mut self.scratch);
+                slot.fsm.handle(Instant::now().into_std(), input, &mut out);
+                for o in out.drain(..) {
+                    self.output(i, o);
+                }
+                self.scratch = out;
             }
-            self.scratch = out;
+            // One write per connection per turn.
+            for (i, slot) in self.peers.iter_mut().enumerate() {
+                for (conn, io) in &mut slot.conns {
+                    if !io.flush() {
+                        debug!(neighbor = %slot.cfg.address, "peer not reading: closing");
+                        self.work
+                            .push_back((i, PeerInput::Conn(*conn, Input::TcpConnectionFails)));
+                    }
+                }
+            }
+            if self.work.is_empty() {
+                return;
+            }
         }
     }
 
@@ -286,7 +301,11 @@ impl Owner {
             }
             Output::Close => {
                 if let Some(conn) = conn {
-                    slot.conns.remove(&conn);
+                    // What this turn queued (a NOTIFICATION) still goes out:
+                    // the writer drains its queue before it closes.
+                    if let Some(mut io) = slot.conns.remove(&conn) {
+                        io.flush();
+                    }
                     if slot.established == Some(conn) {
                         slot.established = None;
                     }
@@ -299,16 +318,11 @@ impl Owner {
                 } else {
                     &Context::default()
                 };
-                let mut bytes = Vec::with_capacity(message.buffer_len(ctx));
-                if let Err(e) = message.emit(ctx, &mut bytes) {
-                    warn!(%neighbor, error = %e, "message not sent");
+                let Some(io) = slot.conns.get_mut(&conn) else {
                     return;
-                }
-                let sent = slot.conns.get(&conn).is_some_and(|c| c.send(bytes));
-                if !sent {
-                    debug!(%neighbor, "write queue full or closed");
-                    self.work
-                        .push_back((i, PeerInput::Conn(conn, Input::TcpConnectionFails)));
+                };
+                if let Err(e) = message.emit(ctx, io.outbox()) {
+                    warn!(%neighbor, error = %e, "message not sent");
                 }
             }
             Output::Established {
@@ -557,7 +571,9 @@ impl Owner {
         // Dropping the connections lets each writer send what is queued
         // (the NOTIFICATION) and close.
         for p in &mut self.peers {
-            p.conns.clear();
+            for (_, mut io) in p.conns.drain() {
+                io.flush();
+            }
         }
     }
 

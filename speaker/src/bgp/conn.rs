@@ -46,11 +46,14 @@ pub struct ConnIo {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     writer: mpsc::Sender<Vec<u8>>,
+    /// Messages of this turn, sent as one write when the turn ends.
+    outbox: Vec<u8>,
     reader: JoinHandle<()>,
     writer_task: JoinHandle<()>,
 }
 
-/// Messages queued toward one connection before the owner stops feeding it.
+/// Turns' worth of output queued toward one connection before the owner
+/// gives up on a peer that does not read.
 const WRITE_QUEUE: usize = 1024;
 
 impl ConnIo {
@@ -75,20 +78,26 @@ impl ConnIo {
             local,
             remote,
             writer: tx,
+            outbox: Vec::new(),
             reader,
             writer_task,
         })
     }
 
-    /// Queues encoded bytes. Returns false when the writer is gone or the
-    /// queue is full (the peer stopped reading): the owner closes then.
-    pub fn send(&self, bytes: Vec<u8>) -> bool {
-        self.writer.try_send(bytes).is_ok()
+    /// The buffer this turn's encoded messages are appended to.
+    pub fn outbox(&mut self) -> &mut Vec<u8> {
+        &mut self.outbox
     }
 
-    /// Waits for room in the queue, for bulk sends such as a table dump.
-    pub async fn send_wait(&self, bytes: Vec<u8>) -> bool {
-        self.writer.send(bytes).await.is_ok()
+    /// Hands this turn's messages to the writer task as one buffer.
+    /// Returns false when the writer is gone or its queue is full (the peer
+    /// stopped reading for [`WRITE_QUEUE`] turns): the owner closes then.
+    pub fn flush(&mut self) -> bool {
+        if self.outbox.is_empty() {
+            return true;
+        }
+        let bytes = std::mem::take(&mut self.outbox);
+        self.writer.try_send(bytes).is_ok()
     }
 }
 
@@ -144,16 +153,20 @@ async fn write_loop(
     events: mpsc::Sender<ConnEvent>,
 ) {
     let mut batch = Vec::with_capacity(64 * 1024);
-    while let Some(first) = rx.recv().await {
-        batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < 256 * 1024 {
+    while let Some(mut first) = rx.recv().await {
+        // Small buffers queued behind this one go out in the same write.
+        while first.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(more) => {
+                    batch.clear();
+                    batch.append(&mut first);
+                    batch.extend_from_slice(&more);
+                    std::mem::swap(&mut first, &mut batch);
+                }
                 Err(_) => break,
             }
         }
-        if let Err(e) = write.write_all(&batch).await {
+        if let Err(e) = write.write_all(&first).await {
             let _ = events
                 .send(ConnEvent::Closed {
                     peer,

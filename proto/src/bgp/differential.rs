@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 
 use crate as codec;
 
@@ -57,7 +57,8 @@ fn session() -> impl Strategy<Value = Context> {
 
 fn encode(ctx: &Context, u: &Update) -> Vec<u8> {
     let mut out = Vec::new();
-    u.emit(ctx, &mut out).expect("generated UPDATEs fit the session");
+    u.emit(ctx, &mut out)
+        .expect("generated UPDATEs fit the session");
     out
 }
 
@@ -110,9 +111,9 @@ impl Tally {
         }
     }
 
-    fn finish(&self, name: &str) {
+    fn finish(&self, name: &str, seed: u64) {
         eprintln!(
-            "{name}: {} cases; agreed at {:?}; allowances used {:?}",
+            "{name}: {} cases (PROPTEST_RNG_SEED={seed}); agreed at {:?}; allowances used {:?}",
             self.cases, self.verdicts, self.allowances
         );
         if !self.disagreements.is_empty() {
@@ -122,7 +123,7 @@ impl Tally {
                 .map(|(kind, (n, example))| format!("{n} x {kind}\n  e.g. {example}"))
                 .collect();
             panic!(
-                "{name}: {} unexplained disagreement kind(s):\n{}",
+                "{name}: {} unexplained disagreement kind(s) (repeat with PROPTEST_RNG_SEED={seed}):\n{}",
                 self.disagreements.len(),
                 report.join("\n\n")
             );
@@ -130,18 +131,36 @@ impl Tally {
     }
 }
 
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(Config {
+/// A runner of `cases` cases (`DIFF_CASES` overrides, for a longer soak),
+/// seeded from `PROPTEST_RNG_SEED` or else at random; the seed is returned
+/// so that a failure names the run to repeat.
+fn runner(cases: u32) -> (TestRunner, u64) {
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+    let cases = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(cases);
+    let config = Config {
         cases,
         failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
         ..Config::default()
-    })
+    };
+    (TestRunner::new(config), seed)
 }
 
 #[test]
 fn valid_updates_decode_alike_in_both_decoders() {
     let tally = RefCell::new(Tally::default());
-    runner(768)
+    let (mut runner, seed) = runner(768);
+    runner
         .run(&session().prop_flat_map(update_in), |(ctx, u)| {
             let frame = encode(&ctx, &u);
             let (o, _, result) = check(&frame, &ctx);
@@ -153,7 +172,7 @@ fn valid_updates_decode_alike_in_both_decoders() {
             Ok(())
         })
         .expect("generation");
-    tally.into_inner().finish("valid UPDATEs");
+    tally.into_inner().finish("valid UPDATEs", seed);
 }
 
 /// One edit of an UPDATE body.
@@ -208,7 +227,8 @@ fn mutate(frame: &[u8], edits: &[Edit]) -> Vec<u8> {
 fn mutated_updates_decode_alike_in_both_decoders() {
     let tally = RefCell::new(Tally::default());
     let strategy = (session().prop_flat_map(update_in), edits());
-    runner(4096)
+    let (mut runner, seed) = runner(4096);
+    runner
         .run(&strategy, |((ctx, u), edits)| {
             let frame = mutate(&encode(&ctx, &u), &edits);
             let (_, _, result) = check(&frame, &ctx);
@@ -216,5 +236,27 @@ fn mutated_updates_decode_alike_in_both_decoders() {
             Ok(())
         })
         .expect("generation");
-    tally.into_inner().finish("mutated UPDATEs");
+    tally.into_inner().finish("mutated UPDATEs", seed);
+}
+
+/// Explains one frame: `DIFF_FRAME=<hex> DIFF_CONTEXT='as4=true ibgp=false'
+/// cargo test -p hostroute-proto --lib inspect_one_frame -- --ignored --nocapture`.
+#[test]
+#[ignore = "a tool for investigating one disagreement"]
+fn inspect_one_frame() {
+    let hex = std::env::var("DIFF_FRAME").expect("DIFF_FRAME=<hex of a whole message>");
+    let context = std::env::var("DIFF_CONTEXT").unwrap_or_default();
+    let (ctx, frame) =
+        common::vectors::parse(&format!("# context: {context}\n{hex}")).expect("vector");
+    eprintln!("{ctx:?}");
+    for a in common::wire::attributes(&frame) {
+        eprintln!(
+            "  attribute flags {:#04x} type {} value {}",
+            a.flags,
+            a.type_code,
+            hex::encode(&a.value)
+        );
+    }
+    let (o, t, result) = check(&frame, &ctx);
+    eprintln!("ours:   {o:?}\ntheirs: {t:?}\n=> {result:?}");
 }

@@ -179,11 +179,7 @@ pub enum Summary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Refused as a whole: the session is reset with this NOTIFICATION.
-    Rejected {
-        code: u8,
-        subcode: u8,
-        what: String,
-    },
+    Rejected { code: u8, subcode: u8, what: String },
     /// Decoded, with the RFC 7606 verdicts on malformed attributes.
     Decoded {
         summary: Summary,
@@ -434,7 +430,13 @@ fn our_capability(c: &OurCapability) -> Capability {
             families: gr
                 .families
                 .iter()
-                .map(|f| (f.afi_safi.afi.into(), f.afi_safi.safi.into(), f.forwarding_preserved))
+                .map(|f| {
+                    (
+                        f.afi_safi.afi.into(),
+                        f.afi_safi.safi.into(),
+                        f.forwarding_preserved,
+                    )
+                })
                 .collect(),
         }),
         OurCapability::FourOctetAs(asn) => Some(CapabilityValue::FourOctetAs(*asn)),
@@ -533,10 +535,25 @@ fn their_update(frame: &[u8], up: &rb::UpdateMessage, ctx: &Context) -> Outcome 
         .filter_map(|f| their_family(*f))
         .collect();
     let v4_add_path = ctx.add_path_rx(AfiSafi::IPV4_UNICAST);
-    let parsed = match up.parse_revised(ctx.four_octet_as, !ctx.external, v4_add_path, &add_path)
-    {
-        Ok(p) => p,
-        Err(e) => return their_rejection(&e),
+    let parsed = match up.parse_revised_observed_with_error_context(
+        ctx.four_octet_as,
+        !ctx.external,
+        v4_add_path,
+        &add_path,
+    ) {
+        Ok((p, _)) => p,
+        Err(e) => {
+            let (code, subcode, _) = e.error.to_notification();
+            let what = match e.type_code {
+                Some(t) => format!("attribute {t}: {}", e.error),
+                None => e.error.to_string(),
+            };
+            return Outcome::Rejected {
+                code: code.as_u8(),
+                subcode,
+                what,
+            };
+        }
     };
     let mut problems: Vec<Problem> = parsed
         .malformed
@@ -668,57 +685,68 @@ fn their_update(frame: &[u8], up: &rb::UpdateMessage, ctx: &Context) -> Outcome 
 /// The two `validate` checks hostroute makes while decoding: missing
 /// well-known mandatory attributes (RFC 7606 section 3 d) and unrecognized
 /// well-known attributes (RFC 4271 section 6.3). Valid stand-ins replace
-/// the attributes present, so no other check can fire.
+/// the attributes present, so no other check can fire; `validate` stops at
+/// the first error, so it is asked again, with a stand-in for what it
+/// reported, until it has nothing more to say.
 fn their_decode_time_checks(update: &rb::update::ParsedUpdate, ctx: &Context) -> Vec<Problem> {
-    let present = |t: u8| update.attributes.iter().any(|a| a.type_code() == t);
     let has_body_nlri = !update.announced.is_empty();
     let has_nlri = has_body_nlri
         || update
             .attributes
             .iter()
             .any(|a| matches!(a, PathAttribute::MpReachNlri(mp) if !mp.announced.is_empty()));
-    let stand_ins: Vec<PathAttribute> = [
-        (1, PathAttribute::Origin(rb::attribute::Origin::Igp)),
-        (
-            2,
-            PathAttribute::AsPath(rb::attribute::AsPath {
-                segments: vec![AsPathSegment::AsSequence(vec![64_496])],
-            }),
-        ),
-        (3, PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1))),
-    ]
-    .into_iter()
-    .filter(|(t, _)| present(*t))
-    .map(|(_, a)| a)
-    .collect();
-    let unknown_well_known: Vec<PathAttribute> = update
+    let stand_in = |t: u8| match t {
+        1 => Some(PathAttribute::Origin(rb::attribute::Origin::Igp)),
+        2 => Some(PathAttribute::AsPath(rb::attribute::AsPath {
+            segments: vec![AsPathSegment::AsSequence(vec![64_496])],
+        })),
+        3 => Some(PathAttribute::NextHop(Ipv4Addr::new(192, 0, 2, 1))),
+        _ => None,
+    };
+    let mut present: Vec<PathAttribute> = [1, 2, 3]
+        .into_iter()
+        .filter(|t| update.attributes.iter().any(|a| a.type_code() == *t))
+        .filter_map(stand_in)
+        .collect();
+    let mut unknown_well_known: Vec<PathAttribute> = update
         .attributes
         .iter()
         .filter(|a| matches!(a, PathAttribute::Unknown(r) if r.flags & wire::OPTIONAL == 0))
         .cloned()
         .collect();
     let options = rb::validate::UpdateValidationOptions::default();
-    [
-        (stand_ins, has_nlri, has_body_nlri),
-        (unknown_well_known, false, false),
-    ]
-    .into_iter()
-    .filter_map(|(attrs, nlri, body)| {
+    let validate = |attrs: &[PathAttribute], nlri: bool, body: bool| {
         rb::validate::validate_update_attributes_with_context(
-            &attrs,
+            attrs,
             nlri,
             body,
             ctx.external,
             options,
         )
         .err()
-    })
-    .map(|e| Problem {
+    };
+    let problem = |e: &rb::validate::UpdateValidationError| Problem {
         type_code: e.type_code,
         verdict: their_verdict(e.error.disposition),
         what: format!("validate: UPDATE error subcode {}", e.error.subcode),
-    })
-    .collect()
+    };
+    let mut out = Vec::new();
+    while let Some(e) = validate(&present, has_nlri, has_body_nlri) {
+        out.push(problem(&e));
+        match stand_in(e.type_code) {
+            Some(a) if out.len() <= 3 => present.push(a),
+            _ => break,
+        }
+    }
+    while let Some(e) = validate(&unknown_well_known, false, false) {
+        out.push(problem(&e));
+        let before = unknown_well_known.len();
+        unknown_well_known.retain(|a| a.type_code() != e.type_code);
+        if unknown_well_known.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 fn their_capability(c: &rb::Capability) -> Capability {

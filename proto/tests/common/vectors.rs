@@ -41,8 +41,8 @@ pub fn read_all(root: &Path) -> Result<Vec<Vector>, String> {
     files
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let (ctx, bytes) = parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(Vector { path, ctx, bytes })
         })
@@ -108,7 +108,8 @@ fn apply_context(ctx: &mut Context, text: &str) -> Result<(), String> {
                     list => list
                         .split([',', '+'])
                         .map(|item| {
-                            let (family, next_hop) = item.rsplit_once('/').unwrap_or((item, "ipv6"));
+                            let (family, next_hop) =
+                                item.rsplit_once('/').unwrap_or((item, "ipv6"));
                             Ok((one_family(family)?, afi(next_hop)?))
                         })
                         .collect::<Result<_, String>>()?,
@@ -158,8 +159,14 @@ fn one_family(name: &str) -> Result<AfiSafi, String> {
             let (a, s) = other
                 .split_once('/')
                 .ok_or_else(|| format!("unknown family {other}"))?;
-            let a: u16 = a.trim_start_matches("afi").parse().map_err(|_| other.to_string())?;
-            let s: u8 = s.trim_start_matches("safi").parse().map_err(|_| other.to_string())?;
+            let a: u16 = a
+                .trim_start_matches("afi")
+                .parse()
+                .map_err(|_| other.to_string())?;
+            let s: u8 = s
+                .trim_start_matches("safi")
+                .parse()
+                .map_err(|_| other.to_string())?;
             Ok(AfiSafi::new(a, s))
         }
     }

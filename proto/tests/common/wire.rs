@@ -36,7 +36,10 @@ impl RawAttribute {
 
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
     let bytes = b.get(at..at.checked_add(2)?)?;
-    Some(usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?])))
+    Some(usize::from(u16::from_be_bytes([
+        *bytes.first()?,
+        *bytes.get(1)?,
+    ])))
 }
 
 /// The well-framed path attributes of the UPDATE `frame` (header included),
@@ -108,4 +111,27 @@ pub fn mp_family(value: &[u8]) -> Option<(u16, u8)> {
         [hi, lo, safi, ..] => Some((u16::from_be_bytes([*hi, *lo]), *safi)),
         _ => None,
     }
+}
+
+/// The segments `(type, ASNs)` at the front of an AS path value, up to the
+/// first one that is cut short or empty.
+pub fn leading_segments(value: &[u8], width: usize) -> Vec<(u8, Vec<u32>)> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let [kind, count, tail @ ..] = rest {
+        if *count == 0 {
+            break;
+        }
+        let Some((asns, next)) = tail.split_at_checked(usize::from(*count) * width) else {
+            break;
+        };
+        out.push((
+            *kind,
+            asns.chunks_exact(width)
+                .map(|c| c.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+                .collect(),
+        ));
+        rest = next;
+    }
+    out
 }

@@ -14,7 +14,7 @@
 //! is a disagreement, returned as a description for the test to fail with.
 
 use super::codec::bgp::Context;
-use super::summary::{Outcome, Problem, Summary, UpdateSummary, Verdict};
+use super::summary::{CapabilityValue, Outcome, Problem, Summary, UpdateSummary, Verdict};
 use super::wire::{self, RawAttribute};
 
 /// Who departs from the RFCs as hostroute reads them, in an allowance.
@@ -43,14 +43,15 @@ pub enum Allowance {
     ConfederationSegments,
     EmptyAs4Path,
     As4AttributesBetweenNewSpeakers,
+    As4PathConfederationSegmentsDropped,
 }
 
 impl Allowance {
     /// Every allowance, in the order they are applied.
     pub const ALL: &'static [Allowance] = &[
         Allowance::UnrecognizedWellKnownResets,
-        Allowance::AttributeTypesBeyondHostroute,
         Allowance::UnknownNonTransitiveKeptVerbatim,
+        Allowance::AttributeTypesBeyondHostroute,
         Allowance::MpFamilyBeyondHostroute,
         Allowance::PartialBitOnNonTransitive,
         Allowance::LocalPrefFromExternalKept,
@@ -59,6 +60,7 @@ impl Allowance {
         Allowance::ConfederationSegments,
         Allowance::EmptyAs4Path,
         Allowance::As4AttributesBetweenNewSpeakers,
+        Allowance::As4PathConfederationSegmentsDropped,
     ];
 
     pub fn side(self) -> Side {
@@ -69,7 +71,9 @@ impl Allowance {
             | A::PartialBitOnNonTransitive
             | A::LocalPrefFromExternalKept
             | A::NextHopOptionalOnIbgp => Side::Theirs,
-            A::UnknownNonTransitiveKeptVerbatim | A::MpFamilyBeyondHostroute => Side::Neither,
+            A::UnknownNonTransitiveKeptVerbatim
+            | A::MpFamilyBeyondHostroute
+            | A::As4PathConfederationSegmentsDropped => Side::Neither,
             A::AsSetDeprecated
             | A::ConfederationSegments
             | A::EmptyAs4Path
@@ -154,6 +158,14 @@ impl Allowance {
                  AS4_PATH as an empty path, which merges to the same AS path. The fix \
                  needs the round-trip generator (whose as4_path() may be empty) changed."
             }
+            A::As4PathConfederationSegmentsDropped => {
+                "RFC 6793 section 6: confederation segments in AS4_PATH are discarded, \
+                 the rest of the attribute is used, and the case SHOULD be logged. Both \
+                 codecs drop the segments and merge the same path; rustbgpd reports the \
+                 removal as an attribute-discard verdict (its way to have it logged), \
+                 hostroute's codec, which neither logs nor discards the attribute, \
+                 reports nothing."
+            }
             A::As4AttributesBetweenNewSpeakers => {
                 "RFC 6793 section 4.1: a NEW speaker MUST discard AS4_PATH and \
                  AS4_AGGREGATOR received from a NEW speaker. rustbgpd reports that \
@@ -170,7 +182,7 @@ impl Allowance {
         match self {
             A::UnrecognizedWellKnownResets => unrecognized_well_known(m, ours, theirs),
             A::AttributeTypesBeyondHostroute => types_beyond_hostroute(m, ours, theirs),
-            A::UnknownNonTransitiveKeptVerbatim => unknown_non_transitive(m, ours),
+            A::UnknownNonTransitiveKeptVerbatim => unknown_non_transitive(m, ours, theirs),
             A::MpFamilyBeyondHostroute => mp_family_beyond_hostroute(m, ours, theirs),
             A::PartialBitOnNonTransitive => partial_bit(m, ours, theirs),
             A::LocalPrefFromExternalKept => local_pref_from_external(m, ours, theirs),
@@ -179,6 +191,7 @@ impl Allowance {
             A::ConfederationSegments => confederation(m, ours, theirs),
             A::EmptyAs4Path => empty_as4_path(m, ours, theirs),
             A::As4AttributesBetweenNewSpeakers => as4_between_new_speakers(m, ours, theirs),
+            A::As4PathConfederationSegmentsDropped => as4_confederation_segments(m, theirs),
         }
     }
 }
@@ -267,8 +280,10 @@ fn unrecognized_well_known(m: &Raw<'_>, ours: &mut Outcome, theirs: &mut Outcome
     if types.is_empty() {
         return Applied::No;
     }
-    remove_problems(ours, |p| types.contains(&p.type_code));
-    remove_problems(theirs, |p| types.contains(&p.type_code) && !overrun(p));
+    remove_problems(ours, |p| p.what == "unrecognized well-known attribute");
+    remove_problems(theirs, |p| {
+        types.contains(&p.type_code) && !overrun(p) && !p.what.contains("duplicate attribute type")
+    });
     both(ours, theirs, |u| {
         u.unknown.retain(|(t, _)| !types.contains(t))
     });
@@ -276,37 +291,56 @@ fn unrecognized_well_known(m: &Raw<'_>, ours: &mut Outcome, theirs: &mut Outcome
 }
 
 fn types_beyond_hostroute(m: &Raw<'_>, ours: &mut Outcome, theirs: &mut Outcome) -> Applied {
-    let present: Vec<u8> = m
+    let entries = |o: &Outcome, t: u8| -> Vec<Vec<u8>> {
+        o.update()
+            .map(|u| {
+                u.unknown
+                    .iter()
+                    .filter(|(x, _)| *x == t)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Only the types on which the two actually differ.
+    let differ: Vec<u8> = m
         .attrs
         .iter()
         .map(|a| a.type_code)
         .filter(|t| THEIRS_ONLY.contains(t))
+        .filter(|t| {
+            entries(ours, *t) != entries(theirs, *t)
+                || theirs
+                    .problems()
+                    .iter()
+                    .any(|p| p.type_code == *t && !overrun(p))
+        })
         .collect();
-    if present.is_empty() {
+    if differ.is_empty() {
         return Applied::No;
     }
-    let mut any = remove_problems(theirs, |p| present.contains(&p.type_code) && !overrun(p));
-    for o in [&mut *ours, &mut *theirs] {
-        if let Some(u) = o.update_mut() {
-            let before = u.unknown.len();
-            u.unknown.retain(|(t, _)| !present.contains(t));
-            any |= u.unknown.len() != before;
-        }
-    }
-    applied(any)
+    remove_problems(theirs, |p| differ.contains(&p.type_code) && !overrun(p));
+    both(ours, theirs, |u| {
+        u.unknown.retain(|(t, _)| !differ.contains(t))
+    });
+    Applied::Adjusted
 }
 
-fn unknown_non_transitive(m: &Raw<'_>, ours: &mut Outcome) -> Applied {
+fn unknown_non_transitive(m: &Raw<'_>, ours: &mut Outcome, theirs: &Outcome) -> Applied {
+    // The first of each type: both discard the repeats (RFC 7606 section 3 g).
     let quiet: Vec<u8> = m
         .attrs
         .iter()
-        .filter(|a| {
-            a.optional()
-                && !a.transitive()
-                && !OURS_KNOWN.contains(&a.type_code)
-                && !THEIRS_ONLY.contains(&a.type_code)
-        })
+        .enumerate()
+        .filter(|(i, a)| m.attrs.iter().position(|b| b.type_code == a.type_code) == Some(*i))
+        .map(|(_, a)| a)
+        .filter(|a| a.optional() && !a.transitive() && !OURS_KNOWN.contains(&a.type_code))
         .map(|a| a.type_code)
+        .filter(|t| {
+            theirs
+                .update()
+                .is_some_and(|u| !u.unknown.iter().any(|(x, _)| x == t))
+        })
         .collect();
     let Some(u) = ours.update_mut() else {
         return Applied::No;
@@ -377,7 +411,8 @@ fn local_pref_from_external(m: &Raw<'_>, ours: &Outcome, theirs: &mut Outcome) -
         .problems()
         .iter()
         .any(|p| p.type_code == 5 && p.what.starts_with("LOCAL_PREF from an external peer"));
-    if !(m.ctx.external && discarded && m.attribute(5).is_some()) {
+    let kept = theirs.update().is_some_and(|u| u.local_pref.is_some());
+    if !(m.ctx.external && discarded && kept) {
         return Applied::No;
     }
     remove_problems(theirs, |p| p.type_code == 5);
@@ -487,6 +522,15 @@ fn empty_as4_path(m: &Raw<'_>, ours: &Outcome, theirs: &mut Outcome) -> Applied 
     }))
 }
 
+fn as4_confederation_segments(m: &Raw<'_>, theirs: &mut Outcome) -> Applied {
+    if !segment_kinds(m, 17).contains(&3) {
+        return Applied::No;
+    }
+    applied(remove_problems(theirs, |p| {
+        p.type_code == 17 && p.what.contains("AS_CONFED_SEQUENCE removed from AS4_PATH")
+    }))
+}
+
 fn as4_between_new_speakers(m: &Raw<'_>, ours: &mut Outcome, theirs: &mut Outcome) -> Applied {
     if !m.ctx.four_octet_as || !m.attrs.iter().any(|a| matches!(a.type_code, 17 | 18)) {
         return Applied::No;
@@ -580,14 +624,22 @@ pub fn compare(
                 ..
             },
         ) => {
-            if verdict == Verdict::TreatAsWithdraw {
-                a.routes() == b.routes()
-            } else {
-                a == b
+            // Attributes either side found malformed are left out (one may
+            // keep a malformed attribute for observation); the rest must
+            // be equal, routes included.
+            let (mut a, mut b) = (a.as_ref().clone(), b.as_ref().clone());
+            for p in o.problems().iter().chain(t.problems()) {
+                if p.verdict >= Verdict::TreatAsWithdraw {
+                    blind(&mut a, p.type_code);
+                    blind(&mut b, p.type_code);
+                }
             }
+            a == b
         }
         (Outcome::Decoded { summary: a, .. }, Outcome::Decoded { summary: b, .. }) => {
-            normalized(a) == normalized(b)
+            let (mut a, mut b) = (a.clone(), b.clone());
+            normalize_opens(&mut a, &mut b);
+            a == b
         }
         _ => false,
     };
@@ -605,9 +657,49 @@ pub fn compare(
     }
 }
 
-/// OPEN capabilities: a value only one side decodes is compared by code.
-fn normalized(s: &Summary) -> Summary {
-    s.clone()
+/// Leaves the attribute of `type_code` out of a summary.
+fn blind(u: &mut UpdateSummary, type_code: u8) {
+    match type_code {
+        1 => u.origin = None,
+        2 | 17 => u.as_path = None,
+        3 => u.next_hop = None,
+        4 => u.med = None,
+        5 => u.local_pref = None,
+        6 => u.atomic_aggregate = false,
+        7 | 18 => u.aggregator = None,
+        8 => u.communities = None,
+        9 => u.originator_id = None,
+        10 => u.cluster_list = None,
+        16 => u.extended_communities = None,
+        32 => u.large_communities = None,
+        // MP_REACH_NLRI and MP_UNREACH_NLRI: their routes are what a
+        // withdrawal acts on, and their errors are never withdrawals.
+        14 | 15 => {}
+        t => u.unknown.retain(|(u, _)| *u != t),
+    }
+}
+
+/// OPEN capabilities are compared by code, and by value where both
+/// codecs decode the value (the other keeps it opaque); graceful restart
+/// families by those rustbgpd can name (it skips the others).
+fn normalize_opens(a: &mut Summary, b: &mut Summary) {
+    let (Summary::Open(a), Summary::Open(b)) = (a, b) else {
+        return;
+    };
+    for (x, y) in a.capabilities.iter_mut().zip(b.capabilities.iter_mut()) {
+        if x.value.is_none() || y.value.is_none() {
+            x.value = None;
+            y.value = None;
+        }
+        for c in [x, y] {
+            if let Some(CapabilityValue::GracefulRestart { families, .. }) = &mut c.value {
+                families.retain(|(afi, safi, _)| {
+                    rustbgpd_wire::Afi::from_u16(*afi).is_some()
+                        && rustbgpd_wire::Safi::from_u8(*safi).is_some()
+                });
+            }
+        }
+    }
 }
 
 /// Names the fields in which two UPDATE summaries differ.

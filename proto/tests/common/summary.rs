@@ -105,22 +105,6 @@ pub struct UpdateSummary {
     pub unknown: Vec<(u8, Vec<u8>)>,
 }
 
-impl UpdateSummary {
-    /// What a treat-as-withdraw acts on: every route the UPDATE carries.
-    pub fn routes(&self) -> UpdateSummary {
-        UpdateSummary {
-            withdrawn: self.withdrawn.clone(),
-            nlri: self.nlri.clone(),
-            mp_reach: self.mp_reach.as_ref().map(|m| MpReach {
-                next_hop: Vec::new(),
-                ..m.clone()
-            }),
-            mp_unreach: self.mp_unreach.clone(),
-            ..UpdateSummary::default()
-        }
-    }
-}
-
 /// A capability; `value` is `None` where the decoder keeps it opaque.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capability {

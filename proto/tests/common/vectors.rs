@@ -75,10 +75,10 @@ pub fn parse(text: &str) -> Result<(Context, Vec<u8>), String> {
             let comment = comment.trim();
             if let Some(rest) = comment.strip_prefix("context:") {
                 apply_context(&mut ctx, rest)?;
-            } else if let Some(rest) = comment.strip_prefix("scenario:") {
-                if rest.trim_start().starts_with("iBGP") {
-                    ctx.external = false;
-                }
+            } else if let Some(rest) = comment.strip_prefix("scenario:")
+                && rest.trim_start().starts_with("iBGP")
+            {
+                ctx.external = false;
             }
         } else {
             digits.extend(line.chars().filter(|c| !c.is_whitespace()));
@@ -182,4 +182,40 @@ fn afi(name: &str) -> Result<Afi, String> {
             .map(Afi::from)
             .map_err(|_| format!("unknown AFI {other}")),
     }
+}
+
+/// What comparing a set of vectors found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// BGP vectors compared.
+    pub compared: usize,
+    /// Vectors that are not BGP messages (BFD packets), left out.
+    pub skipped: usize,
+    /// How often each allowance was needed.
+    pub allowances: std::collections::BTreeMap<super::compare::Allowance, usize>,
+    /// One line per vector on which the decoders disagree.
+    pub failures: Vec<String>,
+}
+
+/// Runs both decoders on every BGP vector and compares what they made of it.
+pub fn check_all(vectors: &[Vector]) -> Report {
+    let mut report = Report::default();
+    for v in vectors {
+        if !v.is_bgp() {
+            report.skipped += 1;
+            continue;
+        }
+        report.compared += 1;
+        let ours = super::summary::ours(&v.bytes, &v.ctx);
+        let theirs = super::summary::theirs(&v.bytes, &v.ctx);
+        match super::compare::compare(&v.bytes, &v.ctx, &ours, &theirs) {
+            Ok(agreement) => {
+                for a in agreement.allowances {
+                    *report.allowances.entry(a).or_default() += 1;
+                }
+            }
+            Err(why) => report.failures.push(format!("{}: {why}", v.path.display())),
+        }
+    }
+    report
 }

@@ -4,16 +4,18 @@
 //! `proto/tests/differential_vectors.rs`.
 //!
 //! ```text
-//!  frame, Context --ours()----> Outcome --+
-//!                                         +--compare()--> agreement (+ allowances used)
-//!  frame, Context --theirs()--> Outcome --+               or a described disagreement
+//!  frame, Context --hostroute::outcome--> Outcome --+
+//!                                                   +--compare--> agreement (+ allowances used)
+//!  frame, Context --rustbgpd::outcome---> Outcome --+             or a described disagreement
 //! ```
 //!
-//! [`summary`] maps what each decoder made of one message into the same
-//! neutral [`summary::Outcome`]; [`compare`] decides whether two outcomes
-//! agree, after the known and justified differences between the two
-//! codecs (each an [`compare::Allowance`], with its RFC reasoning) are
-//! taken out of both sides. [`vectors`] reads the golden `.hex` files.
+//! [`hostroute`] and [`rustbgpd`] map what each decoder made of one message
+//! into the same neutral [`summary::Outcome`]; [`compare`] decides whether
+//! two outcomes agree, after the known and justified differences between
+//! the two codecs (each an [`allowance::Allowance`], with its RFC
+//! reasoning) are taken out of both sides. [`wire`] is a third, minimal
+//! reading of the attribute TLVs that allowances state their preconditions
+//! on. [`vectors`] reads the golden `.hex` files.
 //!
 //! The includer names the crate under test `codec` (`use proto as codec;`
 //! in an integration test, `use crate as codec;` inside the crate), so the
@@ -23,7 +25,10 @@
 
 use super::codec;
 
+pub mod allowance;
 pub mod compare;
+pub mod hostroute;
+pub mod rustbgpd;
 pub mod summary;
 pub mod vectors;
 pub mod wire;

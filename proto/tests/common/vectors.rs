@@ -192,7 +192,7 @@ pub struct Report {
     /// Vectors that are not BGP messages (BFD packets), left out.
     pub skipped: usize,
     /// How often each allowance was needed.
-    pub allowances: std::collections::BTreeMap<super::compare::Allowance, usize>,
+    pub allowances: std::collections::BTreeMap<super::allowance::Allowance, usize>,
     /// One line per vector on which the decoders disagree.
     pub failures: Vec<String>,
 }
@@ -206,8 +206,8 @@ pub fn check_all(vectors: &[Vector]) -> Report {
             continue;
         }
         report.compared += 1;
-        let ours = super::summary::ours(&v.bytes, &v.ctx);
-        let theirs = super::summary::theirs(&v.bytes, &v.ctx);
+        let ours = super::hostroute::outcome(&v.bytes, &v.ctx);
+        let theirs = super::rustbgpd::outcome(&v.bytes, &v.ctx);
         match super::compare::compare(&v.bytes, &v.ctx, &ours, &theirs) {
             Ok(agreement) => {
                 for a in agreement.allowances {

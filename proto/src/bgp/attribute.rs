@@ -18,6 +18,7 @@
 //! example). Types this codec does not decode are kept verbatim as
 //! [`AttributeValue::Raw`].
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
@@ -435,20 +436,22 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
         }
         attr::LARGE_COMMUNITIES => {
             multiple(12, "a non-zero multiple of 12")?;
-            let mut large: Vec<LargeCommunity> = Vec::with_capacity(v.len() / 12);
-            for c in v.as_chunks::<12>().0 {
-                let [a, b, c, d, e, f, g, h, i, j, k, l] = *c;
-                let community = LargeCommunity {
-                    global_admin: u32::from_be_bytes([a, b, c, d]),
-                    local_data_1: u32::from_be_bytes([e, f, g, h]),
-                    local_data_2: u32::from_be_bytes([i, j, k, l]),
-                };
-                // RFC 8092 section 3: "A receiving speaker MUST silently
-                // remove redundant BGP Large Community values".
-                if !large.contains(&community) {
-                    large.push(community);
-                }
-            }
+            // RFC 8092 section 3: "A receiving speaker MUST silently remove
+            // redundant BGP Large Community values"; the first of each stays.
+            let chunks = v.as_chunks::<12>().0;
+            let mut seen = HashSet::with_capacity(chunks.len());
+            let large = chunks
+                .iter()
+                .map(|c| {
+                    let [a, b, c, d, e, f, g, h, i, j, k, l] = *c;
+                    LargeCommunity {
+                        global_admin: u32::from_be_bytes([a, b, c, d]),
+                        local_data_1: u32::from_be_bytes([e, f, g, h]),
+                        local_data_2: u32::from_be_bytes([i, j, k, l]),
+                    }
+                })
+                .filter(|c| seen.insert(*c))
+                .collect();
             A::LargeCommunities(large)
         }
         attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI => {

@@ -360,19 +360,25 @@ fn unknown_non_transitive(m: &Raw<'_>, ours: &mut Outcome, theirs: &Outcome) -> 
 }
 
 fn mp_family_beyond_hostroute(m: &Raw<'_>, ours: &mut Outcome, theirs: &mut Outcome) -> Applied {
-    let other = m.attrs.iter().any(|a| {
-        matches!(a.type_code, 14 | 15)
-            && wire::mp_family(&a.value).is_some_and(|f| !matches!(f, (1 | 2, 1)))
-    });
-    if !other {
+    // MP_REACH_NLRI / MP_UNREACH_NLRI (the first of each: a repeat is a
+    // reset on both sides) of a family other than IPv4 or IPv6 unicast.
+    let other: Vec<u8> = [14, 15]
+        .into_iter()
+        .filter(|t| {
+            m.attribute(*t)
+                .and_then(|a| wire::mp_family(&a.value))
+                .is_some_and(|f| !matches!(f, (1 | 2, 1)))
+        })
+        .collect();
+    if other.is_empty() {
         return Applied::No;
     }
-    if ours.verdict() != Verdict::SessionReset
-        && rejected_for(theirs, &["attribute 14:", "attribute 15:"])
-    {
+    let words: Vec<String> = other.iter().map(|t| format!("attribute {t}:")).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    if ours.verdict() != Verdict::SessionReset && rejected_for(theirs, &words) {
         return Applied::Explained;
     }
-    applied(remove_problems(theirs, |p| matches!(p.type_code, 14 | 15)))
+    applied(remove_problems(theirs, |p| other.contains(&p.type_code)))
 }
 
 fn ipv6_next_hop_without_rfc8950(m: &Raw<'_>, ours: &Outcome) -> Applied {

@@ -70,8 +70,6 @@ pub enum AsPathError {
     EmptySegment,
     #[error("segment overruns the attribute")]
     Overrun,
-    #[error("confederation segment in AS4_PATH")]
-    ConfedInAs4Path,
 }
 
 impl AsPath {
@@ -90,7 +88,9 @@ impl AsPath {
     }
 
     /// Decodes an AS_PATH (`four_octet` per the session) or, with
-    /// `four_octet = true` and `as4 = true`, an AS4_PATH.
+    /// `four_octet = true` and `as4 = true`, an AS4_PATH. AS4_PATH may not
+    /// carry confederation segments; RFC 6793 section 6 has the receiver
+    /// discard those segments and keep the rest, which this does.
     pub fn decode(buf: &[u8], four_octet: bool, as4: bool) -> Result<Self, AsPathError> {
         let mut r = Reader::new(buf);
         let mut segments = Vec::new();
@@ -101,9 +101,6 @@ impl AsPath {
             let kind = SegmentKind::from_code(code).ok_or(AsPathError::UnknownSegmentType(code))?;
             if count == 0 {
                 return Err(AsPathError::EmptySegment);
-            }
-            if as4 && kind.is_confed() {
-                return Err(AsPathError::ConfedInAs4Path);
             }
             let width = if four_octet { 4 } else { 2 };
             let bytes = r
@@ -124,7 +121,9 @@ impl AsPath {
                     .map(|c| u32::from(u16::from_be_bytes(*c)))
                     .collect()
             };
-            segments.push(Segment { kind, asns });
+            if !(as4 && kind.is_confed()) {
+                segments.push(Segment { kind, asns });
+            }
         }
         Ok(Self { segments })
     }
@@ -302,9 +301,27 @@ mod tests {
             AsPath::decode(&[2], false, false),
             Err(AsPathError::Overrun)
         );
+    }
+
+    /// RFC 6793 section 6: confederation segments in AS4_PATH are discarded
+    /// and the rest of the path kept (they were refused as a whole before
+    /// the differential test against rustbgpd-wire showed the difference).
+    #[test]
+    fn as4_path_drops_confederation_segments_and_keeps_the_rest() {
+        let value = [3, 1, 0, 0, 0, 1, 2, 1, 0, 0, 0, 2, 4, 1, 0, 0, 0, 3];
         assert_eq!(
-            AsPath::decode(&[3, 1, 0, 0, 0, 1], true, true),
-            Err(AsPathError::ConfedInAs4Path)
+            AsPath::decode(&value, true, true),
+            Ok(AsPath::sequence(vec![2]))
+        );
+        assert_eq!(
+            AsPath::decode(&value, true, false).map(|p| p.segments.len()),
+            Ok(3),
+            "AS_PATH keeps them"
+        );
+        assert_eq!(
+            AsPath::decode(&[3, 0], true, true),
+            Err(AsPathError::EmptySegment),
+            "a dropped segment is still checked"
         );
     }
 

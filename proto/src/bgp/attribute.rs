@@ -18,6 +18,7 @@
 //! example). Types this codec does not decode are kept verbatim as
 //! [`AttributeValue::Raw`].
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,10 @@ pub enum AttributeError {
     ListOverrun,
     #[error("LOCAL_PREF from an external peer is ignored")]
     LocalPrefFromExternal,
+    /// RFC 7607 section 2: AS 0 in AS_PATH, AS4_PATH, AGGREGATOR or
+    /// AS4_AGGREGATOR makes the attribute malformed.
+    #[error("AS 0 is not a valid AS number (RFC 7607)")]
+    AsZero,
 }
 
 impl Origin {
@@ -351,8 +356,12 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
                 o => return Err(AttributeError::InvalidOrigin(o)),
             }
         }
-        attr::AS_PATH => A::AsPath(AsPath::decode(v, ctx.four_octet_as, false)?),
-        attr::AS4_PATH => A::As4Path(AsPath::decode(v, true, true)?),
+        attr::AS_PATH => A::AsPath(without_as_zero(AsPath::decode(
+            v,
+            ctx.four_octet_as,
+            false,
+        )?)?),
+        attr::AS4_PATH => A::As4Path(without_as_zero(AsPath::decode(v, true, true)?)?),
         attr::NEXT_HOP => {
             exact(4, "4")?;
             A::NextHop(ipv4(v))
@@ -362,10 +371,13 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
             A::MultiExitDisc(u32_at(v))
         }
         attr::LOCAL_PREF => {
-            exact(4, "4")?;
+            // RFC 7606 section 7.5: from an external peer it is discarded,
+            // whatever its length; only from an internal one can it be
+            // malformed.
             if ctx.external {
                 return Err(AttributeError::LocalPrefFromExternal);
             }
+            exact(4, "4")?;
             A::LocalPref(u32_at(v))
         }
         attr::ATOMIC_AGGREGATE => {
@@ -379,11 +391,14 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
                 (6, "6")
             };
             exact(n, text)?;
-            A::Aggregator(aggregator(v, ctx.four_octet_as))
+            A::Aggregator(without_as_zero_aggregator(aggregator(
+                v,
+                ctx.four_octet_as,
+            ))?)
         }
         attr::AS4_AGGREGATOR => {
             exact(8, "8")?;
-            A::As4Aggregator(aggregator(v, true))
+            A::As4Aggregator(without_as_zero_aggregator(aggregator(v, true))?)
         }
         attr::COMMUNITIES => {
             multiple(4, "a non-zero multiple of 4")?;
@@ -421,20 +436,23 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
         }
         attr::LARGE_COMMUNITIES => {
             multiple(12, "a non-zero multiple of 12")?;
-            A::LargeCommunities(
-                v.as_chunks::<12>()
-                    .0
-                    .iter()
-                    .map(|c| {
-                        let [a, b, c, d, e, f, g, h, i, j, k, l] = *c;
-                        LargeCommunity {
-                            global_admin: u32::from_be_bytes([a, b, c, d]),
-                            local_data_1: u32::from_be_bytes([e, f, g, h]),
-                            local_data_2: u32::from_be_bytes([i, j, k, l]),
-                        }
-                    })
-                    .collect(),
-            )
+            // RFC 8092 section 3: "A receiving speaker MUST silently remove
+            // redundant BGP Large Community values"; the first of each stays.
+            let chunks = v.as_chunks::<12>().0;
+            let mut seen = HashSet::with_capacity(chunks.len());
+            let large = chunks
+                .iter()
+                .map(|c| {
+                    let [a, b, c, d, e, f, g, h, i, j, k, l] = *c;
+                    LargeCommunity {
+                        global_admin: u32::from_be_bytes([a, b, c, d]),
+                        local_data_1: u32::from_be_bytes([e, f, g, h]),
+                        local_data_2: u32::from_be_bytes([i, j, k, l]),
+                    }
+                })
+                .filter(|c| seen.insert(*c))
+                .collect();
+            A::LargeCommunities(large)
         }
         attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI => {
             let family = mp::peek_family(v).ok_or(MpError::NoFamily)?;
@@ -454,6 +472,24 @@ fn decode_known(type_code: u8, v: &[u8], ctx: &Context) -> Result<AttributeValue
             value: v.to_vec(),
         },
     })
+}
+
+/// RFC 7607 section 2: a path holding AS 0 is malformed.
+fn without_as_zero(path: AsPath) -> Result<AsPath, AttributeError> {
+    if path.contains(0) {
+        Err(AttributeError::AsZero)
+    } else {
+        Ok(path)
+    }
+}
+
+/// RFC 7607 section 2: an aggregator of AS 0 is malformed.
+fn without_as_zero_aggregator(a: Aggregator) -> Result<Aggregator, AttributeError> {
+    if a.asn == 0 {
+        Err(AttributeError::AsZero)
+    } else {
+        Ok(a)
+    }
 }
 
 fn u32_at(v: &[u8]) -> u32 {
@@ -551,6 +587,25 @@ mod tests {
         assert_eq!(
             round_trip(0xc0, 32, &large, &ctx).value,
             AttributeValue::LargeCommunities(vec![LargeCommunity::new(65000, 1, 2)])
+        );
+    }
+
+    /// RFC 8092 section 3: "A receiving speaker MUST silently remove
+    /// redundant BGP Large Community values". Found by the differential
+    /// test against rustbgpd-wire.
+    #[test]
+    fn repeated_large_communities_are_removed_keeping_the_first_order() {
+        let ctx = Context::modern();
+        let one = [0, 0, 0xfd, 0xe8, 0, 0, 0, 1, 0, 0, 0, 2];
+        let two = [0, 0, 0xfd, 0xe8, 0, 0, 0, 3, 0, 0, 0, 4];
+        let value = [one, two, one, two, one].concat();
+        let a = PathAttribute::decode(0xc0, 32, &value, &ctx).unwrap();
+        assert_eq!(
+            a.value,
+            AttributeValue::LargeCommunities(vec![
+                LargeCommunity::new(65000, 1, 2),
+                LargeCommunity::new(65000, 3, 4)
+            ])
         );
     }
 
@@ -693,8 +748,8 @@ mod tests {
             (
                 0xc0,
                 17,
-                vec![3, 1, 0, 0, 0, 1],
-                AttributeError::AsPath(AsPathError::ConfedInAs4Path),
+                vec![3, 0],
+                AttributeError::AsPath(AsPathError::EmptySegment),
             ),
         ];
         for (f, t, v, err) in cases {

@@ -44,6 +44,7 @@ mod reader;
 pub mod route_refresh;
 pub mod update;
 
+mod differential;
 #[cfg(test)]
 mod proptests;
 

@@ -217,7 +217,7 @@ fn context() -> impl Strategy<Value = Context> {
     })
 }
 
-fn update_in(ctx: Context) -> impl Strategy<Value = (Context, Update)> {
+pub(super) fn update_in(ctx: Context) -> impl Strategy<Value = (Context, Update)> {
     let v4_ap = ctx.add_path_tx(AfiSafi::IPV4_UNICAST);
     (
         vec(nlri(v4_prefix(), v4_ap), 0..30),

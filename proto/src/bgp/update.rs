@@ -145,13 +145,26 @@ impl TypeSet {
 }
 
 /// The RFC 7606 action for an error in an attribute of `type_code`; `raw` is
-/// the whole attribute (header and value), the NOTIFICATION data if one is sent.
-fn action_for(type_code: u8, error: &AttributeError, raw: &[u8]) -> Action {
+/// the whole attribute (header and value), the NOTIFICATION data if one is
+/// sent; `external` says the peer is in another AS.
+fn action_for(type_code: u8, error: &AttributeError, raw: &[u8], external: bool) -> Action {
     use AttributeError as E;
     let notify = |sub: UpdateError| Notification::new(ErrorCode::Update(sub), raw.to_vec());
+    let mp = matches!(type_code, attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI);
     match error {
         E::Duplicate | E::LocalPrefFromExternal => return Action::AttributeDiscard,
-        E::Missing | E::ListOverrun => return Action::TreatAsWithdraw,
+        E::Missing => return Action::TreatAsWithdraw,
+        // RFC 7606 section 4, unless the attribute cut short is MP_REACH_NLRI
+        // or MP_UNREACH_NLRI: then its NLRI cannot be parsed, so treat-as-
+        // withdraw is impossible and section 5.3 calls for AFI/SAFI disable
+        // or session reset (below).
+        E::ListOverrun if !mp => return Action::TreatAsWithdraw,
+        // RFC 7606 section 3 c: an Optional or Transitive bit in conflict is
+        // treat-as-withdraw whatever the attribute, unless its specification
+        // says otherwise; sections 7.6 and 7.7 (attribute discard for
+        // ATOMIC_AGGREGATE and AGGREGATOR) cover lengths only. For the MP
+        // attributes section 5.3 says otherwise (below).
+        E::Flags { .. } if !mp => return Action::TreatAsWithdraw,
         E::DuplicateMp => {
             return Action::SessionReset(Notification::new(
                 ErrorCode::Update(UpdateError::MalformedAttributeList),
@@ -166,6 +179,15 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8]) -> Action {
     match type_code {
         // RFC 7606 sections 7.6, 7.7 and RFC 6793 section 6.
         attr::ATOMIC_AGGREGATE | attr::AGGREGATOR | attr::AS4_PATH | attr::AS4_AGGREGATOR => {
+            Action::AttributeDiscard
+        }
+        // RFC 7606 sections 7.9 and 7.10: from an external neighbor these are
+        // discarded; they are malformed (treat-as-withdraw) only from an
+        // internal one. A conflict in the Optional or Transitive flag stays
+        // treat-as-withdraw (section 3 c), as for LOCAL_PREF.
+        attr::ORIGINATOR_ID | attr::CLUSTER_LIST
+            if external && !matches!(error, E::Flags { .. }) =>
+        {
             Action::AttributeDiscard
         }
         // RFC 7606 section 7.11: the NLRI cannot be trusted past a bad MP header.
@@ -236,7 +258,7 @@ impl Update {
                     seen.insert(type_code);
                 }
                 let error = AttributeError::ListOverrun;
-                let action = action_for(type_code, &error, start);
+                let action = action_for(type_code, &error, start, ctx.external);
                 problems.push(AttributeProblem {
                     type_code,
                     error,
@@ -251,7 +273,7 @@ impl Update {
                 } else {
                     AttributeError::Duplicate
                 };
-                let action = action_for(type_code, &error, raw);
+                let action = action_for(type_code, &error, raw, ctx.external);
                 problems.push(AttributeProblem {
                     type_code,
                     error,
@@ -262,7 +284,7 @@ impl Update {
             match PathAttribute::decode(attr_flags, type_code, value, ctx) {
                 Ok(attribute) => update.attributes.push(attribute),
                 Err(error) => {
-                    let action = action_for(type_code, &error, raw);
+                    let action = action_for(type_code, &error, raw, ctx.external);
                     problems.push(AttributeProblem {
                         type_code,
                         error,
@@ -284,7 +306,7 @@ impl Update {
             for type_code in required {
                 if !seen.contains(type_code) {
                     let error = AttributeError::Missing;
-                    let action = action_for(type_code, &error, &[]);
+                    let action = action_for(type_code, &error, &[], ctx.external);
                     problems.push(AttributeProblem {
                         type_code,
                         error,

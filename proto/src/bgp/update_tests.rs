@@ -140,7 +140,15 @@ fn malformed_origin_as_path_next_hop_med_communities_are_treat_as_withdraw() {
             3 => [ORIGIN_IGP, AS_PATH_65001, attr].concat(),
             _ => [good_attrs().as_slice(), attr].concat(),
         };
-        let d = decode(&body(&[], &attrs, HOST));
+        // RFC 7606 sections 7.9 and 7.10: ORIGINATOR_ID and CLUSTER_LIST are
+        // malformed only from an internal peer (from an external one they
+        // are discarded, see below).
+        let ctx = if matches!(attr[1], 9 | 10) {
+            ibgp()
+        } else {
+            Context::modern()
+        };
+        let d = Update::parse_body(&body(&[], &attrs, HOST), &ctx).unwrap();
         let p = only_problem(&d);
         assert_eq!(p.type_code, attr[1]);
         assert_eq!(p.action, Action::TreatAsWithdraw, "type {}", attr[1]);
@@ -369,4 +377,143 @@ fn an_update_larger_than_the_session_allows_is_refused() {
     };
     u.emit(&big, &mut out).unwrap();
     assert_eq!(out.len(), 5023);
+}
+
+fn ibgp() -> Context {
+    Context {
+        external: false,
+        ..Context::modern()
+    }
+}
+
+/// RFC 7607 section 2: AS 0 makes AS_PATH malformed (treat-as-withdraw, RFC
+/// 7606 section 7.2) and AGGREGATOR, AS4_PATH, AS4_AGGREGATOR malformed
+/// (attribute discard, RFC 7606 section 7.7, RFC 6793 section 6). Found by
+/// the differential test against rustbgpd-wire.
+#[test]
+fn as_zero_is_malformed_in_every_as_carrying_attribute() {
+    let zero_path = [0x40, 2, 10, 2, 2, 0, 0, 0xfd, 0xe9, 0, 0, 0, 0];
+    let d = decode(&body(
+        &[],
+        &[ORIGIN_IGP, &zero_path, NEXT_HOP].concat(),
+        HOST,
+    ));
+    let p = only_problem(&d);
+    assert_eq!((p.type_code, &p.error), (attr::AS_PATH, &E::AsZero));
+    assert_eq!(p.action, Action::TreatAsWithdraw);
+
+    let discarded: [&[u8]; 3] = [
+        &[0xc0, 7, 8, 0, 0, 0, 0, 192, 0, 2, 1],
+        &[0xc0, 17, 6, 2, 1, 0, 0, 0, 0],
+        &[0xc0, 18, 8, 0, 0, 0, 0, 192, 0, 2, 1],
+    ];
+    for attr in discarded {
+        let d = decode(&body(&[], &[good_attrs().as_slice(), attr].concat(), HOST));
+        let p = only_problem(&d);
+        assert_eq!((p.type_code, &p.error), (attr[1], &E::AsZero));
+        assert_eq!(p.action, Action::AttributeDiscard, "type {}", attr[1]);
+        assert!(d.update.attribute(attr[1]).is_none());
+    }
+    // A 2-octet session reads the same zeros.
+    let two = Context::default();
+    let d = Update::parse_body(
+        &body(
+            &[],
+            &[ORIGIN_IGP, &[0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0, 0], NEXT_HOP].concat(),
+            HOST,
+        ),
+        &two,
+    )
+    .unwrap();
+    assert_eq!(only_problem(&d).error, E::AsZero);
+}
+
+/// RFC 7606 section 7.5: LOCAL_PREF from an external neighbor is discarded
+/// whatever it holds, so a wrong length is not treat-as-withdraw there.
+#[test]
+fn local_pref_from_an_external_peer_is_discarded_whatever_its_length() {
+    let attrs = [good_attrs().as_slice(), &[0x40, 5, 3, 0, 0, 1]].concat();
+    let d = decode(&body(&[], &attrs, HOST));
+    assert_eq!(only_problem(&d).error, E::LocalPrefFromExternal);
+    assert_eq!(only_problem(&d).action, Action::AttributeDiscard);
+    let d = Update::parse_body(&body(&[], &attrs, HOST), &ibgp()).unwrap();
+    assert_eq!(only_problem(&d).action, Action::TreatAsWithdraw);
+}
+
+/// RFC 7606 sections 7.9 and 7.10: from an external neighbor a malformed
+/// ORIGINATOR_ID or CLUSTER_LIST is discarded, not treat-as-withdraw; a
+/// conflict in the Optional/Transitive flags stays treat-as-withdraw
+/// (section 3 c).
+#[test]
+fn malformed_route_reflection_attributes_from_an_external_peer_are_discarded() {
+    for attr in [&[0x80, 9, 2, 1, 2][..], &[0x80, 10, 3, 1, 2, 3]] {
+        let attrs = [good_attrs().as_slice(), attr].concat();
+        let d = decode(&body(&[], &attrs, HOST));
+        assert_eq!(only_problem(&d).action, Action::AttributeDiscard);
+        assert_eq!(d.update.nlri.len(), 1);
+    }
+    let flags = [good_attrs().as_slice(), &[0xc0, 9, 4, 1, 2, 3, 4]].concat();
+    let d = decode(&body(&[], &flags, HOST));
+    assert_eq!(only_problem(&d).action, Action::TreatAsWithdraw);
+}
+
+/// RFC 7606 section 4 makes an attribute that overruns the attribute list
+/// treat-as-withdraw, "unless some other, more severe error" applies: an
+/// MP_REACH_NLRI or MP_UNREACH_NLRI cut short hides NLRI that a withdrawal
+/// would have to name, so section 5.3's AFI/SAFI disable or session reset
+/// applies. Found by the differential test against rustbgpd-wire.
+#[test]
+fn mp_attribute_overrunning_the_attribute_list_disables_its_family() {
+    // MP_UNREACH_NLRI for IPv6 unicast claiming 9 value bytes, 5 present.
+    let cut = [0x80, 15, 9, 0, 2, 1, 64, 0x20];
+    let d = decode(&body(
+        &[],
+        &[ORIGIN_IGP, AS_PATH_65001, &cut[..]].concat(),
+        &[],
+    ));
+    let p = only_problem(&d);
+    assert_eq!(
+        (p.type_code, &p.error),
+        (attr::MP_UNREACH_NLRI, &E::ListOverrun)
+    );
+    assert!(
+        matches!(&p.action, Action::AfiSafiDisable { family, .. } if *family == AfiSafi::IPV6_UNICAST),
+        "{p:?}"
+    );
+    // Too short to name a family: reset.
+    let d = decode(&body(
+        &[],
+        &[ORIGIN_IGP, &[0x80, 14, 9, 0][..]].concat(),
+        &[],
+    ));
+    assert!(matches!(
+        d.problems
+            .iter()
+            .find(|p| p.type_code == attr::MP_REACH_NLRI)
+            .map(|p| &p.action),
+        Some(Action::SessionReset(_))
+    ));
+}
+
+/// RFC 7606 section 3 c: Optional/Transitive bits in conflict make any
+/// attribute treat-as-withdraw; the attribute discard of sections 7.6 and
+/// 7.7 (and RFC 6793 section 6) is for malformed values. Found by the
+/// differential test against rustbgpd-wire.
+#[test]
+fn flag_conflicts_are_treat_as_withdraw_even_where_bad_values_are_discarded() {
+    for attr in [
+        &[0x40, 7, 8, 0, 0, 0xfd, 0xe9, 192, 0, 2, 1][..],
+        &[0xc0, 6, 0],
+        &[0x80, 17, 6, 2, 1, 0, 0, 0xfd, 0xe9],
+        &[0x40, 18, 8, 0, 0, 0xfd, 0xe9, 192, 0, 2, 1],
+    ] {
+        let d = decode(&body(&[], &[good_attrs().as_slice(), attr].concat(), HOST));
+        let p = only_problem(&d);
+        assert!(
+            matches!(p.error, E::Flags { .. }),
+            "type {}: {p:?}",
+            attr[1]
+        );
+        assert_eq!(p.action, Action::TreatAsWithdraw, "type {}", attr[1]);
+    }
 }

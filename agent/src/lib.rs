@@ -1,0 +1,3 @@
+//! hostroute's hypervisor daemon: VM detection, anycast gateway, kernel FIB
+//! sync and mobility, driving the speaker. Modules land with the agent issue.
+pub mod fib;

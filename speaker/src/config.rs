@@ -106,6 +106,8 @@ pub enum ConfigError {
     Duplicate { neighbor: IpAddr },
     #[error("neighbor {neighbor}: password longer than 80 bytes")]
     Password { neighbor: IpAddr },
+    #[error("neighbor {neighbor}: ttl_security_hops must be 1 or more (1: directly connected)")]
+    TtlSecurityHops { neighbor: IpAddr },
     #[error("router_id 0.0.0.0 is not a valid BGP identifier")]
     RouterId,
     #[error("asn 0 is reserved (RFC 7607)")]
@@ -186,6 +188,9 @@ impl NeighborConfig {
         if self.password.as_ref().is_some_and(|p| p.len() > 80) {
             return Err(ConfigError::Password { neighbor });
         }
+        if self.ttl_security_hops == Some(0) {
+            return Err(ConfigError::TtlSecurityHops { neighbor });
+        }
         Ok(())
     }
 
@@ -246,6 +251,12 @@ mod tests {
         assert!(matches!(
             n.validate(),
             Err(ConfigError::Keepalive { value: 3, .. })
+        ));
+        n.keepalive = None;
+        n.ttl_security_hops = Some(0);
+        assert!(matches!(
+            n.validate(),
+            Err(ConfigError::TtlSecurityHops { .. })
         ));
         assert_eq!(
             SpeakerConfig::new(Ipv4Addr::UNSPECIFIED, 1).validate(),

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::bgp::conn::{ConnEvent, ConnIo};
+use crate::bgp::sockopt;
 use crate::bgp::{ConnId, Input, Output, Peer, PeerInput, PeerOutput};
 use crate::config::{ConfigError, NeighborConfig, SpeakerConfig};
 use crate::handle::{
@@ -54,10 +55,11 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     config.validate()?;
     let (accept_tx, accept_rx) = mpsc::channel(64);
     for addr in &config.listen {
-        let listener = bind_listener(*addr).map_err(|source| StartError::Listen {
-            addr: *addr,
-            source,
-        })?;
+        let listener =
+            bind_listener(*addr, &config.neighbors).map_err(|source| StartError::Listen {
+                addr: *addr,
+                source,
+            })?;
         tokio::spawn(accept_loop(listener, accept_tx.clone()));
     }
     let (commands, cmd_rx) = mpsc::channel(1024);
@@ -93,7 +95,13 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     Ok(SpeakerHandle { commands, events })
 }
 
-fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listener for `addr` with the TCP-MD5 key of every neighbour of its
+/// family installed before it accepts anything. GTSM: TTL 255 on what it
+/// sends (the SYN-ACK must reach a peer that checks) when any neighbour of
+/// the family uses GTSM, and the minimum TTL on the listener itself only when
+/// all of them do; each accepted connection gets its own neighbour's check
+/// in [`Owner::accepted`].
+fn bind_listener(addr: SocketAddr, neighbors: &[NeighborConfig]) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let domain = if addr.is_ipv4() {
         Domain::IPV4
@@ -105,6 +113,22 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if addr.is_ipv6() {
         // IPv4 has its own listener; without this [::]:179 would clash with it.
         socket.set_only_v6(true)?;
+    }
+    let served: Vec<&NeighborConfig> = neighbors
+        .iter()
+        .filter(|n| n.address.is_ipv4() == addr.is_ipv4())
+        .collect();
+    for n in &served {
+        if let Some(password) = &n.password {
+            sockopt::set_md5_key(&socket, n.address, password.as_bytes())?;
+        }
+    }
+    if served.iter().any(|n| n.ttl_security_hops.is_some()) {
+        sockopt::set_outgoing_ttl(&socket, 255)?;
+        let hops: Option<Vec<u8>> = served.iter().map(|n| n.ttl_security_hops).collect();
+        if let Some(farthest) = hops.and_then(|h| h.into_iter().max()) {
+            sockopt::set_gtsm(&socket, farthest)?;
+        }
     }
     socket.bind(&addr.into())?;
     socket.listen(128)?;
@@ -458,6 +482,12 @@ impl Owner {
             warn!(%remote, "connection from an unconfigured address refused");
             return;
         };
+        if let Some(hops) = self.peers.get(i).and_then(|p| p.cfg.ttl_security_hops)
+            && let Err(e) = sockopt::set_gtsm(&stream, hops)
+        {
+            warn!(%remote, error = %e, "cannot set GTSM on an accepted connection: refused");
+            return;
+        }
         let conn = ConnId::Inbound(self.next_inbound);
         self.next_inbound += 1;
         self.start_conn(i, conn, stream, Input::TcpConnectionConfirmed);
@@ -618,6 +648,16 @@ async fn connect(peer: usize, conn: ConnId, cfg: NeighborConfig, tx: mpsc::Sende
         } else {
             TcpSocket::new_v6()?
         };
+        // Everything the SYN must carry or obey is set before connect.
+        if let Some(interface) = &cfg.interface {
+            sockopt::bind_device(&socket, interface)?;
+        }
+        if let Some(password) = &cfg.password {
+            sockopt::set_md5_key(&socket, cfg.address, password.as_bytes())?;
+        }
+        if let Some(hops) = cfg.ttl_security_hops {
+            sockopt::set_gtsm(&socket, hops)?;
+        }
         if let Some(local) = cfg.local_address {
             socket.bind(SocketAddr::new(local, 0))?;
         }
@@ -639,4 +679,58 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 fn is_link_local(a: std::net::Ipv6Addr) -> bool {
     a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::Ipv4Addr;
+
+    fn loopback_neighbor(password: Option<&str>) -> NeighborConfig {
+        let mut n = NeighborConfig::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 65002);
+        n.password = password.map(str::to_string);
+        n
+    }
+
+    /// Connects to `to` from a socket with `key` (if any); whether the
+    /// handshake completed within 500 ms (a dropped SYN is retried after 1 s).
+    fn connects(to: SocketAddr, key: Option<&[u8]>) -> bool {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        if let Some(key) = key {
+            sockopt::set_md5_key(&s, to.ip(), key).unwrap();
+        }
+        s.connect_timeout(&to.into(), Duration::from_millis(500))
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn listener_carries_each_neighbors_md5_key_before_accepting() {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let listener = bind_listener(any, &[loopback_neighbor(Some("s3cret"))]).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let probe = tokio::task::spawn_blocking(move || {
+            (connects(addr, None), connects(addr, Some(b"s3cret")))
+        });
+        let (unsigned, signed) = probe.await.unwrap();
+        assert!(!unsigned, "a connection without the key was accepted");
+        assert!(signed, "a connection with the key was refused");
+        drop(listener);
+
+        let plain = bind_listener(any, &[loopback_neighbor(None)]).unwrap();
+        let addr = plain.local_addr().unwrap();
+        let probe = tokio::task::spawn_blocking(move || connects(addr, None));
+        assert!(probe.await.unwrap(), "no key configured, yet refused");
+    }
+
+    #[tokio::test]
+    async fn gtsm_neighbors_make_the_listener_send_ttl_255() {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut n = loopback_neighbor(None);
+        n.ttl_security_hops = Some(1);
+        let listener = bind_listener(any, &[n]).unwrap();
+        assert_eq!(socket2::SockRef::from(&listener).ttl_v4().unwrap(), 255);
+        let plain = bind_listener(any, &[loopback_neighbor(None)]).unwrap();
+        assert_ne!(socket2::SockRef::from(&plain).ttl_v4().unwrap(), 255);
+    }
 }

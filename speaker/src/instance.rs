@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::bgp::addrs::{self, SelfAddresses};
 use crate::bgp::conn::{ConnEvent, ConnIo};
 use crate::bgp::sockopt;
 use crate::bgp::{ConnId, Input, Output, Peer, PeerInput, PeerOutput};
@@ -339,15 +340,17 @@ impl Owner {
                 slot.up_since = Some(Instant::now());
                 let io = conn.and_then(|c| slot.conns.get(&c));
                 let mut info = SessionInfo::new(remote.bgp_id, ctx);
-                let local = io.map(|c| c.local.ip());
-                info.local_v4 = slot.cfg.next_hop_v4.or(match local {
-                    Some(IpAddr::V4(a)) => Some(a),
-                    _ => None,
+                // Next hop self for both families, whichever one the
+                // session runs over: configured, else from its interface.
+                let found = io.map_or_else(SelfAddresses::default, |c| {
+                    addrs::self_addresses(c.local.ip(), &addrs::interface_addresses())
                 });
-                info.local_v6 = slot.cfg.next_hop_v6.or(match local {
-                    Some(IpAddr::V6(a)) if !is_link_local(a) => Some(a),
-                    _ => None,
-                });
+                info.local_v4 = slot.cfg.next_hop_v4.or(found.v4);
+                info.local_v6 = slot.cfg.next_hop_v6.or(found.v6);
+                info.local_link_local = found.link_local;
+                if info.local_v6.is_none() {
+                    warn!(%neighbor, "no global IPv6 address on the session's interface: set next_hop_v6 to send IPv6 routes");
+                }
                 let source = slot.source;
                 match self.rib.session_up(source, info) {
                     Ok(updates) => {
@@ -675,10 +678,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
-}
-
-fn is_link_local(a: std::net::Ipv6Addr) -> bool {
-    a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::bgp::{Context, DecodedUpdate, Message, RouteRefreshSubtype};
+use proto::bgp::{AfiSafi, Capability, Context, DecodedUpdate, Message, Open, RouteRefreshSubtype};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -340,6 +340,7 @@ impl Owner {
                 slot.up_since = Some(Instant::now());
                 let io = conn.and_then(|c| slot.conns.get(&c));
                 let mut info = SessionInfo::new(remote.bgp_id, ctx);
+                info.families = negotiated_families(&slot.fsm.config().local_open(), &remote);
                 // Next hop self for both families, whichever one the
                 // session runs over: configured, else from its interface.
                 let found = io.map_or_else(SelfAddresses::default, |c| {
@@ -348,7 +349,7 @@ impl Owner {
                 info.local_v4 = slot.cfg.next_hop_v4.or(found.v4);
                 info.local_v6 = slot.cfg.next_hop_v6.or(found.v6);
                 info.local_link_local = found.link_local;
-                if info.local_v6.is_none() {
+                if info.local_v6.is_none() && info.families.contains(&AfiSafi::IPV6_UNICAST) {
                     warn!(%neighbor, "no global IPv6 address on the session's interface: set next_hop_v6 to send IPv6 routes");
                 }
                 let source = slot.source;
@@ -673,6 +674,31 @@ async fn connect(peer: usize, conn: ConnId, cfg: NeighborConfig, tx: mpsc::Sende
     let _ = tx.send(ConnectResult { peer, conn, result }).await;
 }
 
+/// The families both OPENs enabled: only those get routes and End-of-RIB.
+/// A speaker without any multiprotocol capability carries IPv4 unicast only
+/// (RFC 4760 section 8).
+fn negotiated_families(local: &Open, remote: &Open) -> Vec<AfiSafi> {
+    let enabled = |open: &Open| -> Vec<AfiSafi> {
+        let mp: Vec<AfiSafi> = open
+            .capabilities()
+            .filter_map(|c| match c {
+                Capability::MultiProtocol(f) => Some(*f),
+                _ => None,
+            })
+            .collect();
+        if mp.is_empty() {
+            vec![AfiSafi::IPV4_UNICAST]
+        } else {
+            mp
+        }
+    };
+    let theirs = enabled(remote);
+    enabled(local)
+        .into_iter()
+        .filter(|f| theirs.contains(f))
+        .collect()
+}
+
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -720,6 +746,28 @@ mod tests {
         let addr = plain.local_addr().unwrap();
         let probe = tokio::task::spawn_blocking(move || connects(addr, None));
         assert!(probe.await.unwrap(), "no key configured, yet refused");
+    }
+
+    #[test]
+    fn only_families_both_sides_enabled_are_carried() {
+        use proto::bgp::HoldTime;
+        let id = Ipv4Addr::new(192, 0, 2, 1);
+        let open = |caps: Vec<Capability>| Open::new(65001, HoldTime::DEFAULT, id, caps);
+        let both = open(vec![
+            Capability::MultiProtocol(AfiSafi::IPV4_UNICAST),
+            Capability::MultiProtocol(AfiSafi::IPV6_UNICAST),
+        ]);
+        let v4 = open(vec![Capability::MultiProtocol(AfiSafi::IPV4_UNICAST)]);
+        let v6 = open(vec![Capability::MultiProtocol(AfiSafi::IPV6_UNICAST)]);
+        let none = open(vec![Capability::RouteRefresh]);
+        assert_eq!(
+            negotiated_families(&both, &both),
+            [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]
+        );
+        assert_eq!(negotiated_families(&both, &v4), [AfiSafi::IPV4_UNICAST]);
+        assert_eq!(negotiated_families(&both, &v6), [AfiSafi::IPV6_UNICAST]);
+        assert_eq!(negotiated_families(&both, &none), [AfiSafi::IPV4_UNICAST]);
+        assert!(negotiated_families(&v6, &none).is_empty());
     }
 
     #[tokio::test]

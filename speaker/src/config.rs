@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use proto::bgp::{AfiSafi, Capability, GracefulRestartFamily, HoldTime};
+use proto::bgp::{AddPathMode, AfiSafi, Capability, GracefulRestartFamily, HoldTime};
 use serde::{Deserialize, Serialize};
 
 use crate::bgp::{ConnectRetry, GracefulRestartConfig, SessionConfig};
@@ -83,6 +83,17 @@ pub struct NeighborConfig {
     pub next_hop_v6: Option<Ipv6Addr>,
     #[serde(default)]
     pub policy: PeerPolicy,
+    /// Advertise ADD-PATH receive (RFC 7911) for IPv4 and IPv6 unicast, so
+    /// a route reflector configured to send several paths sends every
+    /// location of a moved VM, not only the one its own decision (which
+    /// knows nothing of mobility sequences) prefers. On by default, as in
+    /// FRR; a peer sends path identifiers only if configured to.
+    #[serde(default = "default_true")]
+    pub add_path_receive: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_port() -> u16 {
@@ -171,6 +182,7 @@ impl NeighborConfig {
             next_hop_v4: None,
             next_hop_v6: None,
             policy: PeerPolicy::default(),
+            add_path_receive: true,
         }
     }
 
@@ -211,6 +223,12 @@ impl NeighborConfig {
                 AfiSafi::IPV4_UNICAST,
                 proto::bgp::Afi::Ipv6,
             )]));
+        }
+        if self.add_path_receive {
+            s.capabilities.push(Capability::AddPath(vec![
+                (AfiSafi::IPV4_UNICAST, AddPathMode::Receive),
+                (AfiSafi::IPV6_UNICAST, AddPathMode::Receive),
+            ]));
         }
         s.graceful_restart = self
             .graceful_restart
@@ -287,5 +305,9 @@ mod tests {
             s.local_open().has_capability(5),
             "extended next hop over IPv6"
         );
+        assert!(s.local_open().has_capability(69), "ADD-PATH receive");
+        n.add_path_receive = false;
+        let s = n.session(65001, Ipv4Addr::new(192, 0, 2, 1));
+        assert!(!s.local_open().has_capability(69));
     }
 }

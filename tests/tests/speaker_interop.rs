@@ -414,8 +414,18 @@ fn reflection(lab: &Lab, kind: Kind, left: &mut Leftovers) -> Result<Reflection>
         kind,
         &pair.b,
         peer_pools(PeerConfig::new(v4(RR1), 65000))
-            .neighbor(Neighbor::new(HV1, 65000).families(&v4_only).rr_client())
-            .neighbor(Neighbor::new(HV2, 65000).families(&v4_only).rr_client()),
+            .neighbor(
+                Neighbor::new(HV1, 65000)
+                    .families(&v4_only)
+                    .rr_client()
+                    .add_paths_tx(),
+            )
+            .neighbor(
+                Neighbor::new(HV2, 65000)
+                    .families(&v4_only)
+                    .rr_client()
+                    .add_paths_tx(),
+            ),
     )?;
     left.pids.extend(rr.pids());
     left.paths.extend(paths);

@@ -125,6 +125,19 @@ impl Speaker {
         self.child.log()
     }
 
+    /// Log lines at WARN or ERROR: what the speaker found wrong with a peer
+    /// or with itself. A NOTIFICATION received is the peer's complaint (FRR
+    /// sends one while its interface lacks a link-local address) and is
+    /// left out.
+    pub fn warnings(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .filter(|l| !l.contains("NOTIFICATION received"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The JSON event lines the daemon printed (`{"event": ...}`).
     pub fn events(&self) -> Vec<Value> {
         self.log()

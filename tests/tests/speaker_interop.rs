@@ -152,35 +152,79 @@ fn mobility_of(communities: &[ExtCommunity]) -> Vec<ExtCommunity> {
         .collect()
 }
 
-/// hostroute and a peer exchange an IPv4 /32 and an IPv6 /128 each way over
-/// one IPv4 session, then withdraw one each way.
-fn exchange(test: &str, kind: Kind, ibgp: bool) {
-    run(test, &format!("{kind:?}-exchange"), |lab, left| {
-        let pair = Pair::new(lab, "hr", &format!("{kind:?}"))?;
-        left.names = pair.names();
-        let (our_as, peer_as) = if ibgp { (65001, 65001) } else { (65001, 65002) };
+/// How an exchange test sets up its session.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    kind: Kind,
+    /// The peer's AS; ours is 65001 (iBGP when equal).
+    peer_as: u32,
+    /// Over IPv6 addresses (else IPv4); either way it carries both families.
+    ipv6: bool,
+    /// TCP-MD5 on both sides.
+    password: Option<&'static str>,
+    /// Bind our outgoing connections to the veth (SO_BINDTODEVICE).
+    bind_device: bool,
+}
 
-        // No next_hop_v6: the IPv6 next hop comes from the interface.
-        let n = neighbor(Pair::B4, peer_as);
-        let hr = Speaker::start(&pair.a, SPEAKERD, speaker_config(Pair::A4, our_as, vec![n]))?;
+impl Session {
+    fn ebgp(kind: Kind) -> Session {
+        Session {
+            kind,
+            peer_as: 65002,
+            ipv6: false,
+            password: None,
+            bind_device: false,
+        }
+    }
+}
+
+const OUR_AS: u32 = 65001;
+
+/// hostroute and a peer exchange an IPv4 /32 and an IPv6 /128 each way over
+/// one session, with communities and the mobility community; then withdraw
+/// one each way; the session never flapped.
+fn exchange(test: &str, s: Session) {
+    run(test, &format!("{:?}-exchange", s.kind), |lab, left| {
+        let pair = Pair::new(lab, "hr", &format!("{:?}", s.kind))?;
+        left.names = pair.names();
+        let ibgp = s.peer_as == OUR_AS;
+        let (ours, theirs) = if s.ipv6 {
+            (Pair::A6, Pair::B6)
+        } else {
+            (Pair::A4, Pair::B4)
+        };
+
+        // No next_hop_v4/v6: the other family's next hop comes from the
+        // interface.
+        let mut n = neighbor(theirs, s.peer_as);
+        n.password = s.password.map(str::to_string);
+        if s.bind_device {
+            n.interface = Some(pair.link.a.name().to_string());
+        }
+        let hr = Speaker::start(&pair.a, SPEAKERD, speaker_config(Pair::A4, OUR_AS, vec![n]))?;
         left.pids.push(hr.pid());
 
         let mut v4_route = Route::new(net("198.51.100.2/32"))
             .community(65002, 1)
             .large_community(65002, 1, 2);
-        if matches!(kind, Kind::Bird) {
+        if matches!(s.kind, Kind::Bird) {
             // Only BIRD can originate a MAC Mobility community.
             v4_route = v4_route.ext_community(ExtCommunity::mac_mobility(9, false));
         }
         let mut v6_route = Route::new(net("2001:db8:100::2/128")).community(65002, 6);
-        if matches!(kind, Kind::Gobgp) {
+        if matches!(s.kind, Kind::Gobgp) {
+            // GoBGP does not pick an IPv6 next hop for an IPv4 session.
             v6_route = v6_route.next_hop(Pair::B6);
         }
+        let mut our_side = Neighbor::new(ours, OUR_AS);
+        if let Some(p) = s.password {
+            our_side = our_side.password(p);
+        }
         let Started { peer, paths } = start(
-            kind,
+            s.kind,
             &pair.b,
-            peer_pools(PeerConfig::new(v4(Pair::B4), peer_as))
-                .neighbor(Neighbor::new(Pair::A4, our_as))
+            peer_pools(PeerConfig::new(v4(Pair::B4), s.peer_as))
+                .neighbor(our_side)
                 .originate(v4_route)
                 .originate(v6_route),
         )?;
@@ -188,13 +232,13 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
         left.pids.extend(peer.pids());
         left.paths.extend(paths);
 
-        hr.wait_established(Pair::B4, ESTABLISH)?;
-        peer.wait_established(Pair::A4, ESTABLISH)?;
+        hr.wait_established(theirs, ESTABLISH)?;
+        peer.wait_established(ours, ESTABLISH)?;
 
         hr.originate(net("198.51.100.1/32"), 5, &[Community(65001, 1)])?;
         hr.originate(net("2001:db8:100::1/128"), 3, &[Community(65001, 6)])?;
-        let our_path: Vec<u32> = if ibgp { vec![] } else { vec![65001] };
-        let peer_path: Vec<u32> = if ibgp { vec![] } else { vec![65002] };
+        let our_path: Vec<u32> = if ibgp { vec![] } else { vec![OUR_AS] };
+        let peer_path: Vec<u32> = if ibgp { vec![] } else { vec![s.peer_as] };
 
         // Ours at the peer, with the mobility community intact.
         for (prefix, next_hop, community, seq) in [
@@ -203,7 +247,7 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
         ] {
             let prefix = net(prefix);
             let r = peer.wait_route(&format!("{prefix} from hostroute"), CONVERGE, &|r| {
-                r.prefix == prefix && r.from == Pair::A4
+                r.prefix == prefix && r.from == ours
             })?;
             ensure!(r.as_path == our_path, "{r:?}");
             ensure!(r.next_hop == Some(next_hop), "{r:?}");
@@ -216,8 +260,7 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
         }
 
         // The peer's at hostroute, with its next hops and attributes.
-        let from_peer =
-            |prefix: IpNet| move |p: &SpeakerPath| p.prefix == prefix && p.from(Pair::B4);
+        let from_peer = |prefix: IpNet| move |p: &SpeakerPath| p.prefix == prefix && p.from(theirs);
         let p = hr.wait_path(
             "198.51.100.2/32 from the peer",
             CONVERGE,
@@ -231,7 +274,7 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
             p.large_communities == [LargeCommunity(65002, 1, 2)],
             "{p:?}"
         );
-        if matches!(kind, Kind::Bird) {
+        if matches!(s.kind, Kind::Bird) {
             ensure!(p.sequence() == Some(9), "{p:?}");
         }
         if ibgp {
@@ -265,8 +308,20 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
         ensure!(
             hr.routes()?
                 .iter()
-                .any(|p| p.prefix == net("198.51.100.2/32") && p.from(Pair::B4)),
+                .any(|p| p.prefix == net("198.51.100.2/32") && p.from(theirs)),
             "withdrawing one route took another"
+        );
+        let peers = hr.peers()?;
+        ensure!(
+            peers
+                .iter()
+                .all(|p| p["flaps"] == 0 && p["state"] == "Established"),
+            "the session flapped: {peers:?}"
+        );
+        ensure!(
+            hr.warnings().is_empty(),
+            "hostroute warned: {:#?}",
+            hr.warnings()
         );
         Ok(())
     });
@@ -274,20 +329,32 @@ fn exchange(test: &str, kind: Kind, ibgp: bool) {
 
 #[test]
 fn hostroute_and_bird_exchange_host_routes() {
-    exchange("hostroute_and_bird_exchange_host_routes", Kind::Bird, false);
+    exchange(
+        "hostroute_and_bird_exchange_host_routes",
+        Session {
+            bind_device: true,
+            ..Session::ebgp(Kind::Bird)
+        },
+    );
 }
 
 #[test]
 fn hostroute_and_frr_exchange_host_routes() {
-    exchange("hostroute_and_frr_exchange_host_routes", Kind::Frr, false);
+    exchange(
+        "hostroute_and_frr_exchange_host_routes",
+        Session::ebgp(Kind::Frr),
+    );
 }
 
+/// With 4-octet AS numbers on the peer's side (RFC 6793).
 #[test]
 fn hostroute_and_gobgp_exchange_host_routes() {
     exchange(
         "hostroute_and_gobgp_exchange_host_routes",
-        Kind::Gobgp,
-        false,
+        Session {
+            peer_as: 4_200_000_002,
+            ..Session::ebgp(Kind::Gobgp)
+        },
     );
 }
 
@@ -295,8 +362,10 @@ fn hostroute_and_gobgp_exchange_host_routes() {
 fn hostroute_and_bird_exchange_host_routes_over_ibgp() {
     exchange(
         "hostroute_and_bird_exchange_host_routes_over_ibgp",
-        Kind::Bird,
-        true,
+        Session {
+            peer_as: OUR_AS,
+            ..Session::ebgp(Kind::Bird)
+        },
     );
 }
 
@@ -304,8 +373,35 @@ fn hostroute_and_bird_exchange_host_routes_over_ibgp() {
 fn hostroute_and_gobgp_exchange_host_routes_over_ibgp() {
     exchange(
         "hostroute_and_gobgp_exchange_host_routes_over_ibgp",
-        Kind::Gobgp,
-        true,
+        Session {
+            peer_as: OUR_AS,
+            ..Session::ebgp(Kind::Gobgp)
+        },
+    );
+}
+
+/// One IPv6 session carrying both families (the IPv4 next hop comes from
+/// the interface), signed with TCP-MD5: the key sits on the IPv6 listener.
+#[test]
+fn hostroute_and_frr_exchange_over_an_ipv6_session_with_md5() {
+    exchange(
+        "hostroute_and_frr_exchange_over_an_ipv6_session_with_md5",
+        Session {
+            ipv6: true,
+            password: Some("s3cret6"),
+            ..Session::ebgp(Kind::Frr)
+        },
+    );
+}
+
+#[test]
+fn hostroute_and_bird_exchange_over_an_ipv6_session() {
+    exchange(
+        "hostroute_and_bird_exchange_over_an_ipv6_session",
+        Session {
+            ipv6: true,
+            ..Session::ebgp(Kind::Bird)
+        },
     );
 }
 
@@ -543,6 +639,13 @@ fn move_through_reflector(test: &str, kind: Kind) {
             },
         )
         .map_err(|e| anyhow::anyhow!("{e}; reflector: {:#?}", r.rr.routes().ok()))?;
+        for hv in [&r.hv1, &r.hv2] {
+            ensure!(
+                hv.warnings().is_empty(),
+                "hostroute warned: {:#?}",
+                hv.warnings()
+            );
+        }
         Ok(())
     });
 }
@@ -603,6 +706,13 @@ fn equal_sequence_race(test: &str, kind: Kind) {
                 .any(|p| p.prefix == vm && p.best && p.from(RR2)),
             "hv2 flipped back"
         );
+        for hv in [&r.hv1, &r.hv2] {
+            ensure!(
+                hv.warnings().is_empty(),
+                "hostroute warned: {:#?}",
+                hv.warnings()
+            );
+        }
         Ok(())
     });
 }

@@ -19,7 +19,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::bgp::{AfiSafi, Capability, Context, DecodedUpdate, Message, Open, RouteRefreshSubtype};
+use proto::bgp::capability::code;
+use proto::bgp::{
+    AfiSafi, Capability, Context, DecodedUpdate, Message, Open, RouteRefresh, RouteRefreshSubtype,
+};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -162,6 +165,10 @@ struct PeerSlot {
     ctx: Context,
     up_since: Option<Instant>,
     restart_at: Option<Instant>,
+    /// What the established session negotiated: its families, and whether
+    /// both sides advertised enhanced route refresh (RFC 7313).
+    families: Vec<AfiSafi>,
+    enhanced_refresh: bool,
 }
 
 impl PeerSlot {
@@ -175,6 +182,8 @@ impl PeerSlot {
             ctx: Context::default(),
             up_since: None,
             restart_at: None,
+            families: Vec::new(),
+            enhanced_refresh: false,
         }
     }
 }
@@ -340,7 +349,11 @@ impl Owner {
                 slot.up_since = Some(Instant::now());
                 let io = conn.and_then(|c| slot.conns.get(&c));
                 let mut info = SessionInfo::new(remote.bgp_id, ctx);
-                info.families = negotiated_families(&slot.fsm.config().local_open(), &remote);
+                let local_open = slot.fsm.config().local_open();
+                info.families = negotiated_families(&local_open, &remote);
+                slot.families.clone_from(&info.families);
+                slot.enhanced_refresh = local_open.has_capability(code::ENHANCED_ROUTE_REFRESH)
+                    && remote.has_capability(code::ENHANCED_ROUTE_REFRESH);
                 // Next hop self for both families, whichever one the
                 // session runs over: configured, else from its interface.
                 let found = io.map_or_else(SelfAddresses::default, |c| {
@@ -415,21 +428,58 @@ impl Owner {
                     Err(e) => warn!(%neighbor, error = %e, "UPDATE not applied"),
                 }
             }
-            Message::RouteRefresh(rr) => match rr.subtype {
-                RouteRefreshSubtype::BeginningOfRouteRefresh => {
-                    self.rib.mark_stale(source, Some(rr.afi_safi));
-                }
-                RouteRefreshSubtype::EndOfRouteRefresh => {
-                    self.rib.sweep_stale(source, Some(rr.afi_safi));
-                }
-                _ => {
-                    for u in self.rib.resend(source, Some(rr.afi_safi)) {
-                        self.work
-                            .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
-                    }
-                }
-            },
+            Message::RouteRefresh(rr) => {
+                debug!(%neighbor, family = %rr.afi_safi, subtype = ?rr.subtype, "ROUTE-REFRESH received");
+                self.route_refresh(i, rr);
+            }
             _ => {}
+        }
+    }
+
+    /// A ROUTE-REFRESH from peer `i`: a request (RFC 2918), or the BoRR and
+    /// EoRR around the peer's own re-advertisement (RFC 7313).
+    fn route_refresh(&mut self, i: usize, rr: RouteRefresh) {
+        let Some(slot) = self.peers.get_mut(i) else {
+            return;
+        };
+        let (neighbor, source) = (slot.cfg.address, slot.source);
+        match rr.subtype {
+            RouteRefreshSubtype::BeginningOfRouteRefresh => {
+                self.rib.mark_stale(source, Some(rr.afi_safi));
+            }
+            RouteRefreshSubtype::EndOfRouteRefresh => {
+                self.rib.sweep_stale(source, Some(rr.afi_safi));
+            }
+            RouteRefreshSubtype::Normal => {
+                if !slot.families.contains(&rr.afi_safi) {
+                    // RFC 2918 section 4: a family not negotiated.
+                    debug!(%neighbor, family = %rr.afi_safi, "route refresh for a family not negotiated: ignored");
+                    return;
+                }
+                // RFC 7313 section 4: bracketed by BoRR and EoRR when
+                // enhanced route refresh was negotiated.
+                let marker = |subtype| {
+                    PeerInput::Session(Input::SendRouteRefresh(RouteRefresh {
+                        afi_safi: rr.afi_safi,
+                        subtype,
+                    }))
+                };
+                let enhanced = slot.enhanced_refresh;
+                if enhanced {
+                    self.work
+                        .push_back((i, marker(RouteRefreshSubtype::BeginningOfRouteRefresh)));
+                }
+                for u in self.rib.resend(source, Some(rr.afi_safi)) {
+                    self.work
+                        .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                }
+                if enhanced {
+                    self.work
+                        .push_back((i, marker(RouteRefreshSubtype::EndOfRouteRefresh)));
+                }
+            }
+            // RFC 7313 section 5: other subtypes are ignored.
+            RouteRefreshSubtype::Other(_) => {}
         }
     }
 

@@ -732,3 +732,82 @@ fn equal_sequence_race_through_frr_lower_router_id_wins() {
         Kind::Frr,
     );
 }
+
+/// FRR's route-refresh counters toward `neighbor`: (sent, received).
+fn frr_refresh_counters(frr: &Frr, neighbor: IpAddr) -> Result<(u64, u64)> {
+    let out = frr.vtysh(&[&format!("show bgp neighbors {neighbor} json")])?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let stats = &v[neighbor.to_string()]["messageStats"];
+    let count = |name: &str| {
+        stats[name]
+            .as_u64()
+            .with_context(|| format!("{name} in {stats}"))
+    };
+    Ok((count("routeRefreshSent")?, count("routeRefreshRecv")?))
+}
+
+/// FRR asks for a refresh (`clear bgp * soft in`; both sides advertise
+/// enhanced route refresh): hostroute answers each request with BoRR, its
+/// routes and EoRR (RFC 7313), so FRR, which sweeps at EoRR whatever was
+/// not re-sent, keeps our routes.
+#[test]
+fn hostroute_answers_frr_route_refresh_with_borr_and_eorr() {
+    run(
+        "hostroute_answers_frr_route_refresh_with_borr_and_eorr",
+        "frr-refresh",
+        |lab, left| {
+            let pair = Pair::new(lab, "hr", "frr")?;
+            left.names = pair.names();
+            let hr = Speaker::start(
+                &pair.a,
+                SPEAKERD,
+                speaker_config(Pair::A4, OUR_AS, vec![neighbor(Pair::B4, 65002)]),
+            )?;
+            left.pids.push(hr.pid());
+            let frr = Frr::start(
+                &pair.b,
+                peer_pools(PeerConfig::new(v4(Pair::B4), 65002))
+                    .neighbor(Neighbor::new(Pair::A4, OUR_AS)),
+            )?;
+            left.pids.extend(frr.pids());
+            left.paths.push(frr.state_dir());
+            hr.wait_established(Pair::B4, ESTABLISH)?;
+            frr.wait_established(Pair::A4, ESTABLISH)?;
+            hr.originate(net("198.51.100.1/32"), 2, &[])?;
+            hr.originate(net("2001:db8:100::1/128"), 2, &[])?;
+            for prefix in ["198.51.100.1/32", "2001:db8:100::1/128"] {
+                let prefix = net(prefix);
+                frr.wait_route(&prefix.to_string(), CONVERGE, &|r| r.prefix == prefix)?;
+            }
+            // FRR asks on its own too (after applying its route maps):
+            // wait until it is quiet, then ask.
+            std::thread::sleep(Duration::from_secs(2));
+            let (sent, recv) = frr_refresh_counters(&frr, Pair::A4)?;
+            frr.vtysh(&["clear bgp * soft in"])?;
+            let mut last = (sent, recv);
+            lab::wait_until(
+                "a BoRR and an EoRR for each request",
+                CONVERGE,
+                lab::peers::POLL,
+                || {
+                    last = frr_refresh_counters(&frr, Pair::A4)
+                        .map_err(|e| lab::Error::Config(format!("{e:#}")))?;
+                    let asked = last.0 - sent;
+                    Ok(asked > 0 && last.1 - recv == 2 * asked)
+                },
+            )
+            .map_err(|e| {
+                anyhow::anyhow!("{e}; (sent, received) {last:?} from {:?}", (sent, recv))
+            })?;
+            std::thread::sleep(Duration::from_secs(1));
+            for prefix in ["198.51.100.1/32", "2001:db8:100::1/128"] {
+                let prefix = net(prefix);
+                ensure!(
+                    frr.routes()?.iter().any(|r| r.prefix == prefix),
+                    "FRR swept {prefix} at EoRR"
+                );
+            }
+            Ok(())
+        },
+    );
+}

@@ -39,6 +39,8 @@ const CONVERGE: Duration = Duration::from_secs(10);
 
 const POOL4: &str = "198.51.100.0/24";
 const POOL6: &str = "2001:db8:100::/48";
+/// For the bulk test: more host routes than a /24 holds.
+const BULK4: &str = "198.18.0.0/15";
 
 fn net(text: &str) -> IpNet {
     text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -52,7 +54,7 @@ fn v4(ip: IpAddr) -> Ipv4Addr {
 }
 
 fn pools() -> Vec<IpNet> {
-    vec![net(POOL4), net(POOL6)]
+    vec![net(POOL4), net(POOL6), net(BULK4)]
 }
 
 /// A neighbour with fast timers that imports and exports host routes of
@@ -80,7 +82,7 @@ fn speaker_config(router_id: IpAddr, asn: u32, neighbors: Vec<NeighborConfig>) -
 }
 
 fn peer_pools(config: PeerConfig) -> PeerConfig {
-    config.pool(net(POOL4)).pool(net(POOL6))
+    config.pool(net(POOL4)).pool(net(POOL6)).pool(net(BULK4))
 }
 
 /// Which daemon plays the peer.
@@ -807,6 +809,148 @@ fn hostroute_answers_frr_route_refresh_with_borr_and_eorr() {
                     "FRR swept {prefix} at EoRR"
                 );
             }
+            Ok(())
+        },
+    );
+}
+
+/// Host routes of `family` ("ipv4" or "ipv6") FRR has from `neighbor`.
+fn frr_received(frr: &Frr, family: &str, neighbor: IpAddr) -> Result<u64> {
+    let out = frr.vtysh(&[&format!("show bgp {family} unicast summary json")])?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    Ok(v["peers"][neighbor.to_string()]["pfxRcd"]
+        .as_u64()
+        .unwrap_or(0))
+}
+
+/// Routes BIRD imported per channel of its first protocol: (ipv4, ipv6).
+fn bird_imported(bird: &Bird) -> Result<(u64, u64)> {
+    let out = bird.birdc(&["show", "protocols", "all", "n1"])?;
+    let mut counts = Vec::new();
+    for line in out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Routes:"))
+    {
+        let n = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("BIRD routes line {line:?}"))?;
+        counts.push(n);
+    }
+    match counts.as_slice() {
+        [v4, v6] => Ok((*v4, *v6)),
+        _ => anyhow::bail!("BIRD channels: {out}"),
+    }
+}
+
+/// 1500 IPv4 and 500 IPv6 host routes to FRR (which negotiates RFC 8654
+/// extended messages, so UPDATEs up to 64 KiB) and to BIRD (which does not:
+/// 4 KiB), then all withdrawn.
+///
+/// ```text
+///   frr  v1 192.0.2.2  <-->  v0 192.0.2.1  hostroute  v2 203.0.113.1  <-->  v3 203.0.113.3  bird
+/// ```
+#[test]
+fn hostroute_sends_thousands_of_host_routes_to_frr_and_bird() {
+    run(
+        "hostroute_sends_thousands_of_host_routes_to_frr_and_bird",
+        "bulk",
+        |lab, left| {
+            let pair = Pair::new(lab, "hr", "frr")?;
+            let bird_ns = Netns::new(lab, "bird")?;
+            left.names = pair.names();
+            left.names.push(bird_ns.name().to_string());
+            let link = lab::veth(&pair.a, "v2", &bird_ns, "v3")?;
+            for (end, v4, v6) in [
+                (&link.a, "203.0.113.1/24", "2001:db8:1::1/64"),
+                (&link.b, "203.0.113.3/24", "2001:db8:1::3/64"),
+            ] {
+                end.add_addr(net(v4))?;
+                end.add_addr(net(v6))?;
+            }
+            let bird_addr: IpAddr = "203.0.113.3".parse()?;
+            let hr_side: IpAddr = "203.0.113.1".parse()?;
+            let hr = Speaker::start(
+                &pair.a,
+                SPEAKERD,
+                speaker_config(
+                    Pair::A4,
+                    OUR_AS,
+                    vec![neighbor(Pair::B4, 65002), neighbor(bird_addr, 65003)],
+                ),
+            )?;
+            left.pids.push(hr.pid());
+            let frr = Frr::start(
+                &pair.b,
+                peer_pools(PeerConfig::new(v4(Pair::B4), 65002))
+                    .neighbor(Neighbor::new(Pair::A4, OUR_AS)),
+            )?;
+            left.pids.extend(frr.pids());
+            left.paths.push(frr.state_dir());
+            let bird = Bird::start(
+                &bird_ns,
+                peer_pools(PeerConfig::new(v4(bird_addr), 65003))
+                    .neighbor(Neighbor::new(hr_side, OUR_AS)),
+            )?;
+            left.pids.extend(bird.pids());
+            hr.wait_established(Pair::B4, ESTABLISH)?;
+            hr.wait_established(bird_addr, ESTABLISH)?;
+
+            // 198.18.0.0/15 (RFC 2544) and 2001:db8:100::/48, counting up.
+            let first4 = u32::from(Ipv4Addr::new(198, 18, 0, 1));
+            let first6 = u128::from("2001:db8:100::1".parse::<std::net::Ipv6Addr>()?);
+            let prefixes: Vec<IpNet> = (0..1500u32)
+                .map(|i| IpAddr::from(Ipv4Addr::from(first4 + i)))
+                .chain((0..500u128).map(|i| IpAddr::from(std::net::Ipv6Addr::from(first6 + i))))
+                .map(IpNet::from)
+                .collect();
+            let started = Instant::now();
+            for (i, p) in prefixes.iter().enumerate() {
+                hr.originate(
+                    *p,
+                    u32::try_from(i % 7).unwrap_or(0),
+                    &[Community(65001, 1)],
+                )?;
+            }
+            eprintln!("originated {} in {:?}", prefixes.len(), started.elapsed());
+            let want = |v4: u64, v6: u64| {
+                lab::wait_until(
+                    &format!("FRR and BIRD to hold {v4} IPv4 and {v6} IPv6 routes"),
+                    Duration::from_secs(20),
+                    Duration::from_millis(250),
+                    || {
+                        let e = |e: anyhow::Error| lab::Error::Config(format!("{e:#}"));
+                        Ok(frr_received(&frr, "ipv4", Pair::A4).map_err(e)? == v4
+                            && frr_received(&frr, "ipv6", Pair::A4).map_err(e)? == v6
+                            && bird_imported(&bird).map_err(e)? == (v4, v6))
+                    },
+                )
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}; FRR {:?} {:?}, BIRD {:?}",
+                        frr_received(&frr, "ipv4", Pair::A4).ok(),
+                        frr_received(&frr, "ipv6", Pair::A4).ok(),
+                        bird_imported(&bird).ok()
+                    )
+                })
+            };
+            want(1500, 500)?;
+            eprintln!("both peers hold them after {:?}", started.elapsed());
+            for p in &prefixes {
+                hr.withdraw(*p)?;
+            }
+            want(0, 0)?;
+            let peers = hr.peers()?;
+            ensure!(
+                peers.iter().all(|p| p["flaps"] == 0),
+                "a session flapped: {peers:?}"
+            );
+            ensure!(
+                hr.warnings().is_empty(),
+                "hostroute warned: {:#?}",
+                hr.warnings()
+            );
             Ok(())
         },
     );

@@ -955,3 +955,92 @@ fn hostroute_sends_thousands_of_host_routes_to_frr_and_bird() {
         },
     );
 }
+
+/// Sessions that go away and come back, with BIRD: an administrative
+/// disable and enable, a hung BIRD (SIGSTOP: our hold timer expires, its
+/// routes are flushed; SIGCONT: back), and a restart of hostroute. Routes
+/// flow again both ways each time.
+#[test]
+fn hostroute_recovers_from_resets_and_a_hung_peer() {
+    run(
+        "hostroute_recovers_from_resets_and_a_hung_peer",
+        "resets",
+        |lab, left| {
+            let pair = Pair::new(lab, "hr", "bird")?;
+            left.names = pair.names();
+            let config = || speaker_config(Pair::A4, OUR_AS, vec![neighbor(Pair::B4, 65002)]);
+            let mut bird = Bird::start(
+                &pair.b,
+                peer_pools(PeerConfig::new(v4(Pair::B4), 65002))
+                    .neighbor(Neighbor::new(Pair::A4, OUR_AS))
+                    .originate(Route::new(net("198.51.100.2/32")).community(65002, 1)),
+            )?;
+            left.pids.extend(bird.pids());
+            let ours = net("198.51.100.1/32");
+            let theirs = net("198.51.100.2/32");
+            let both_ways = |hr: &Speaker, bird: &Bird| -> Result<()> {
+                hr.wait_established(Pair::B4, ESTABLISH)?;
+                bird.wait_route("hostroute's route", CONVERGE, &|r| {
+                    r.prefix == ours
+                        && mobility_of(&r.ext_communities) == [ExtCommunity::mac_mobility(1, false)]
+                })?;
+                hr.wait_path("BIRD's route", CONVERGE, |p| {
+                    p.prefix == theirs && p.from(Pair::B4) && p.best
+                })?;
+                Ok(())
+            };
+
+            let hr = Speaker::start(&pair.a, SPEAKERD, config())?;
+            left.pids.push(hr.pid());
+            hr.originate(ours, 1, &[])?;
+            both_ways(&hr, &bird)?;
+
+            // Administrative disable: BIRD sends Cease, we flush its routes.
+            bird.birdc(&["disable", "n1"])?;
+            hr.wait_no_path("BIRD's route after disable", CONVERGE, |p| {
+                p.prefix == theirs
+            })?;
+            hr.wait_event("peer_down", CONVERGE, |e| e["event"] == "peer_down")?;
+            bird.birdc(&["enable", "n1"])?;
+            both_ways(&hr, &bird)?;
+
+            // BIRD hangs: no KEEPALIVE for 3 s, our hold timer expires.
+            bird.child().signal(lab::Signal::Stop)?;
+            let hung = Instant::now();
+            hr.wait_no_path("BIRD's route after the hold time", CONVERGE, |p| {
+                p.prefix == theirs
+            })?;
+            ensure!(
+                hung.elapsed() >= Duration::from_secs(2),
+                "routes flushed before the hold time: {:?}",
+                hung.elapsed()
+            );
+            let down = hr
+                .events()
+                .into_iter()
+                .filter(|e| e["event"] == "peer_down")
+                .last()
+                .context("no peer_down after the hang")?;
+            ensure!(
+                down["reason"].as_str().is_some_and(|r| r.contains("hold")),
+                "{down}"
+            );
+            bird.child().signal(lab::Signal::Cont)?;
+            both_ways(&hr, &bird)?;
+
+            // hostroute restarts: BIRD loses our route, then learns it again.
+            drop(hr);
+            bird.wait_no_route(ours, CONVERGE)?;
+            let hr = Speaker::start(&pair.a, SPEAKERD, config())?;
+            left.pids.push(hr.pid());
+            hr.originate(ours, 1, &[])?;
+            both_ways(&hr, &bird)?;
+            ensure!(
+                hr.warnings().is_empty(),
+                "hostroute warned: {:#?}",
+                hr.warnings()
+            );
+            Ok(())
+        },
+    );
+}

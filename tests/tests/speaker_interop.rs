@@ -166,6 +166,9 @@ struct Session {
     password: Option<&'static str>,
     /// Bind our outgoing connections to the veth (SO_BINDTODEVICE).
     bind_device: bool,
+    /// A second address of ours (on the veth) as the session's local
+    /// address, instead of 192.0.2.1 / 2001:db8::1.
+    local_address: Option<&'static str>,
 }
 
 impl Session {
@@ -176,6 +179,7 @@ impl Session {
             ipv6: false,
             password: None,
             bind_device: false,
+            local_address: None,
         }
     }
 }
@@ -190,16 +194,29 @@ fn exchange(test: &str, s: Session) {
         let pair = Pair::new(lab, "hr", &format!("{:?}", s.kind))?;
         left.names = pair.names();
         let ibgp = s.peer_as == OUR_AS;
-        let (ours, theirs) = if s.ipv6 {
+        let (mut ours, theirs) = if s.ipv6 {
             (Pair::A6, Pair::B6)
         } else {
             (Pair::A4, Pair::B4)
+        };
+        if let Some(local) = s.local_address {
+            ours = local.parse()?;
+            let len = if ours.is_ipv4() { 24 } else { 64 };
+            pair.link.a.add_addr(IpNet::new(ours, len)?)?;
+        }
+        // Our next hops: the session's address for its own family.
+        let (nh4, nh6) = match ours {
+            IpAddr::V4(_) => (ours, Pair::A6),
+            IpAddr::V6(_) => (Pair::A4, ours),
         };
 
         // No next_hop_v4/v6: the other family's next hop comes from the
         // interface.
         let mut n = neighbor(theirs, s.peer_as);
         n.password = s.password.map(str::to_string);
+        if s.local_address.is_some() {
+            n.local_address = Some(ours);
+        }
         if s.bind_device {
             n.interface = Some(pair.link.a.name().to_string());
         }
@@ -244,8 +261,8 @@ fn exchange(test: &str, s: Session) {
 
         // Ours at the peer, with the mobility community intact.
         for (prefix, next_hop, community, seq) in [
-            ("198.51.100.1/32", Pair::A4, Community(65001, 1), 5),
-            ("2001:db8:100::1/128", Pair::A6, Community(65001, 6), 3),
+            ("198.51.100.1/32", nh4, Community(65001, 1), 5),
+            ("2001:db8:100::1/128", nh6, Community(65001, 6), 3),
         ] {
             let prefix = net(prefix);
             let r = peer.wait_route(&format!("{prefix} from hostroute"), CONVERGE, &|r| {
@@ -371,12 +388,15 @@ fn hostroute_and_bird_exchange_host_routes_over_ibgp() {
     );
 }
 
+/// From a second address of ours (`local_address`), which is also the
+/// next hop.
 #[test]
 fn hostroute_and_gobgp_exchange_host_routes_over_ibgp() {
     exchange(
         "hostroute_and_gobgp_exchange_host_routes_over_ibgp",
         Session {
             peer_as: OUR_AS,
+            local_address: Some("192.0.2.11"),
             ..Session::ebgp(Kind::Gobgp)
         },
     );

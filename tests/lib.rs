@@ -2,6 +2,9 @@
 //!
 //! Tests that need root and network namespaces run in CI (`CI=true`), where
 //! they must never skip; elsewhere, without root, they skip and say why.
+//! [`speaker`] runs `hr-speakerd` in a namespace.
+
+pub mod speaker;
 
 /// Whether namespace tests can run here. Panics in CI without root, so a
 /// misconfigured CI fails loudly instead of skipping.

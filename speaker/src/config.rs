@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use proto::bgp::{AfiSafi, Capability, GracefulRestartFamily, HoldTime};
+use proto::bgp::{AddPathMode, AfiSafi, Capability, GracefulRestartFamily, HoldTime};
 use serde::{Deserialize, Serialize};
 
 use crate::bgp::{ConnectRetry, GracefulRestartConfig, SessionConfig};
@@ -87,6 +87,17 @@ pub struct NeighborConfig {
     pub next_hop_v6: Option<Ipv6Addr>,
     #[serde(default)]
     pub policy: PeerPolicy,
+    /// Advertise ADD-PATH receive (RFC 7911) for IPv4 and IPv6 unicast, so
+    /// a route reflector configured to send several paths sends every
+    /// location of a moved VM, not only the one its own decision (which
+    /// knows nothing of mobility sequences) prefers. On by default, as in
+    /// FRR; a peer sends path identifiers only if configured to.
+    #[serde(default = "default_true")]
+    pub add_path_receive: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_port() -> u16 {
@@ -110,6 +121,8 @@ pub enum ConfigError {
     Duplicate { neighbor: IpAddr },
     #[error("neighbor {neighbor}: password longer than 80 bytes")]
     Password { neighbor: IpAddr },
+    #[error("neighbor {neighbor}: ttl_security_hops must be 1 or more (1: directly connected)")]
+    TtlSecurityHops { neighbor: IpAddr },
     #[error("router_id 0.0.0.0 is not a valid BGP identifier")]
     RouterId,
     #[error("asn 0 is reserved (RFC 7607)")]
@@ -174,6 +187,7 @@ impl NeighborConfig {
             next_hop_v4: None,
             next_hop_v6: None,
             policy: PeerPolicy::default(),
+            add_path_receive: true,
         }
     }
 
@@ -190,6 +204,9 @@ impl NeighborConfig {
         }
         if self.password.as_ref().is_some_and(|p| p.len() > 80) {
             return Err(ConfigError::Password { neighbor });
+        }
+        if self.ttl_security_hops == Some(0) {
+            return Err(ConfigError::TtlSecurityHops { neighbor });
         }
         Ok(())
     }
@@ -211,6 +228,12 @@ impl NeighborConfig {
                 AfiSafi::IPV4_UNICAST,
                 proto::bgp::Afi::Ipv6,
             )]));
+        }
+        if self.add_path_receive {
+            s.capabilities.push(Capability::AddPath(vec![
+                (AfiSafi::IPV4_UNICAST, AddPathMode::Receive),
+                (AfiSafi::IPV6_UNICAST, AddPathMode::Receive),
+            ]));
         }
         s.graceful_restart = self
             .graceful_restart
@@ -252,6 +275,12 @@ mod tests {
             n.validate(),
             Err(ConfigError::Keepalive { value: 3, .. })
         ));
+        n.keepalive = None;
+        n.ttl_security_hops = Some(0);
+        assert!(matches!(
+            n.validate(),
+            Err(ConfigError::TtlSecurityHops { .. })
+        ));
         assert_eq!(
             SpeakerConfig::new(Ipv4Addr::UNSPECIFIED, 1).validate(),
             Err(ConfigError::RouterId)
@@ -281,5 +310,9 @@ mod tests {
             s.local_open().has_capability(5),
             "extended next hop over IPv6"
         );
+        assert!(s.local_open().has_capability(69), "ADD-PATH receive");
+        n.add_path_receive = false;
+        let s = n.session(65001, Ipv4Addr::new(192, 0, 2, 1));
+        assert!(!s.local_open().has_capability(69));
     }
 }

@@ -19,13 +19,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::bgp::{Context, DecodedUpdate, Message, RouteRefreshSubtype};
+use proto::bgp::capability::code;
+use proto::bgp::{
+    AfiSafi, Capability, Context, DecodedUpdate, Message, Open, RouteRefresh, RouteRefreshSubtype,
+};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::bgp::addrs::{self, SelfAddresses};
 use crate::bgp::conn::{ConnEvent, ConnIo};
+use crate::bgp::sockopt;
 use crate::bgp::{ConnId, Input, Output, Peer, PeerInput, PeerOutput};
 use crate::config::{ConfigError, NeighborConfig, SpeakerConfig};
 use crate::handle::{
@@ -56,10 +61,11 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     config.validate()?;
     let (accept_tx, accept_rx) = mpsc::channel(64);
     for addr in &config.listen {
-        let listener = bind_listener(*addr).map_err(|source| StartError::Listen {
-            addr: *addr,
-            source,
-        })?;
+        let listener =
+            bind_listener(*addr, &config.neighbors).map_err(|source| StartError::Listen {
+                addr: *addr,
+                source,
+            })?;
         tokio::spawn(accept_loop(listener, accept_tx.clone()));
     }
     let (commands, cmd_rx) = mpsc::channel(1024);
@@ -100,7 +106,13 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     })
 }
 
-fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listener for `addr` with the TCP-MD5 key of every neighbour of its
+/// family installed before it accepts anything. GTSM: TTL 255 on what it
+/// sends (the SYN-ACK must reach a peer that checks) when any neighbour of
+/// the family uses GTSM, and the minimum TTL on the listener itself only when
+/// all of them do; each accepted connection gets its own neighbour's check
+/// in [`Owner::accepted`].
+fn bind_listener(addr: SocketAddr, neighbors: &[NeighborConfig]) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let domain = if addr.is_ipv4() {
         Domain::IPV4
@@ -112,6 +124,22 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if addr.is_ipv6() {
         // IPv4 has its own listener; without this [::]:179 would clash with it.
         socket.set_only_v6(true)?;
+    }
+    let served: Vec<&NeighborConfig> = neighbors
+        .iter()
+        .filter(|n| n.address.is_ipv4() == addr.is_ipv4())
+        .collect();
+    for n in &served {
+        if let Some(password) = &n.password {
+            sockopt::set_md5_key(&socket, n.address, password.as_bytes())?;
+        }
+    }
+    if served.iter().any(|n| n.ttl_security_hops.is_some()) {
+        sockopt::set_outgoing_ttl(&socket, 255)?;
+        let hops: Option<Vec<u8>> = served.iter().map(|n| n.ttl_security_hops).collect();
+        if let Some(farthest) = hops.and_then(|h| h.into_iter().max()) {
+            sockopt::set_gtsm(&socket, farthest)?;
+        }
     }
     socket.bind(&addr.into())?;
     socket.listen(128)?;
@@ -144,6 +172,10 @@ struct PeerSlot {
     ctx: Context,
     up_since: Option<Instant>,
     restart_at: Option<Instant>,
+    /// What the established session negotiated: its families, and whether
+    /// both sides advertised enhanced route refresh (RFC 7313).
+    families: Vec<AfiSafi>,
+    enhanced_refresh: bool,
 }
 
 impl PeerSlot {
@@ -157,6 +189,8 @@ impl PeerSlot {
             ctx: Context::default(),
             up_since: None,
             restart_at: None,
+            families: Vec::new(),
+            enhanced_refresh: false,
         }
     }
 }
@@ -336,15 +370,22 @@ impl Owner {
                 slot.up_since = Some(Instant::now());
                 let io = conn.and_then(|c| slot.conns.get(&c));
                 let mut info = SessionInfo::new(remote.bgp_id, ctx);
-                let local = io.map(|c| c.local.ip());
-                info.local_v4 = slot.cfg.next_hop_v4.or(match local {
-                    Some(IpAddr::V4(a)) => Some(a),
-                    _ => None,
+                let local_open = slot.fsm.config().local_open();
+                info.families = negotiated_families(&local_open, &remote);
+                slot.families.clone_from(&info.families);
+                slot.enhanced_refresh = local_open.has_capability(code::ENHANCED_ROUTE_REFRESH)
+                    && remote.has_capability(code::ENHANCED_ROUTE_REFRESH);
+                // Next hop self for both families, whichever one the
+                // session runs over: configured, else from its interface.
+                let found = io.map_or_else(SelfAddresses::default, |c| {
+                    addrs::self_addresses(c.local.ip(), &addrs::interface_addresses())
                 });
-                info.local_v6 = slot.cfg.next_hop_v6.or(match local {
-                    Some(IpAddr::V6(a)) if !is_link_local(a) => Some(a),
-                    _ => None,
-                });
+                info.local_v4 = slot.cfg.next_hop_v4.or(found.v4);
+                info.local_v6 = slot.cfg.next_hop_v6.or(found.v6);
+                info.local_link_local = found.link_local;
+                if info.local_v6.is_none() && info.families.contains(&AfiSafi::IPV6_UNICAST) {
+                    warn!(%neighbor, "no global IPv6 address on the session's interface: set next_hop_v6 to send IPv6 routes");
+                }
                 let source = slot.source;
                 match self.rib.session_up(source, info) {
                     Ok(updates) => {
@@ -408,21 +449,58 @@ impl Owner {
                     Err(e) => warn!(%neighbor, error = %e, "UPDATE not applied"),
                 }
             }
-            Message::RouteRefresh(rr) => match rr.subtype {
-                RouteRefreshSubtype::BeginningOfRouteRefresh => {
-                    self.rib.mark_stale(source, Some(rr.afi_safi));
-                }
-                RouteRefreshSubtype::EndOfRouteRefresh => {
-                    self.rib.sweep_stale(source, Some(rr.afi_safi));
-                }
-                _ => {
-                    for u in self.rib.resend(source, Some(rr.afi_safi)) {
-                        self.work
-                            .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
-                    }
-                }
-            },
+            Message::RouteRefresh(rr) => {
+                debug!(%neighbor, family = %rr.afi_safi, subtype = ?rr.subtype, "ROUTE-REFRESH received");
+                self.route_refresh(i, rr);
+            }
             _ => {}
+        }
+    }
+
+    /// A ROUTE-REFRESH from peer `i`: a request (RFC 2918), or the BoRR and
+    /// EoRR around the peer's own re-advertisement (RFC 7313).
+    fn route_refresh(&mut self, i: usize, rr: RouteRefresh) {
+        let Some(slot) = self.peers.get_mut(i) else {
+            return;
+        };
+        let (neighbor, source) = (slot.cfg.address, slot.source);
+        match rr.subtype {
+            RouteRefreshSubtype::BeginningOfRouteRefresh => {
+                self.rib.mark_stale(source, Some(rr.afi_safi));
+            }
+            RouteRefreshSubtype::EndOfRouteRefresh => {
+                self.rib.sweep_stale(source, Some(rr.afi_safi));
+            }
+            RouteRefreshSubtype::Normal => {
+                if !slot.families.contains(&rr.afi_safi) {
+                    // RFC 2918 section 4: a family not negotiated.
+                    debug!(%neighbor, family = %rr.afi_safi, "route refresh for a family not negotiated: ignored");
+                    return;
+                }
+                // RFC 7313 section 4: bracketed by BoRR and EoRR when
+                // enhanced route refresh was negotiated.
+                let marker = |subtype| {
+                    PeerInput::Session(Input::SendRouteRefresh(RouteRefresh {
+                        afi_safi: rr.afi_safi,
+                        subtype,
+                    }))
+                };
+                let enhanced = slot.enhanced_refresh;
+                if enhanced {
+                    self.work
+                        .push_back((i, marker(RouteRefreshSubtype::BeginningOfRouteRefresh)));
+                }
+                for u in self.rib.resend(source, Some(rr.afi_safi)) {
+                    self.work
+                        .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                }
+                if enhanced {
+                    self.work
+                        .push_back((i, marker(RouteRefreshSubtype::EndOfRouteRefresh)));
+                }
+            }
+            // RFC 7313 section 5: other subtypes are ignored.
+            RouteRefreshSubtype::Other(_) => {}
         }
     }
 
@@ -479,6 +557,12 @@ impl Owner {
             warn!(%remote, "connection from an unconfigured address refused");
             return;
         };
+        if let Some(hops) = self.peers.get(i).and_then(|p| p.cfg.ttl_security_hops)
+            && let Err(e) = sockopt::set_gtsm(&stream, hops)
+        {
+            warn!(%remote, error = %e, "cannot set GTSM on an accepted connection: refused");
+            return;
+        }
         let conn = ConnId::Inbound(self.next_inbound);
         self.next_inbound += 1;
         self.start_conn(i, conn, stream, Input::TcpConnectionConfirmed);
@@ -641,6 +725,16 @@ async fn connect(peer: usize, conn: ConnId, cfg: NeighborConfig, tx: mpsc::Sende
         } else {
             TcpSocket::new_v6()?
         };
+        // Everything the SYN must carry or obey is set before connect.
+        if let Some(interface) = &cfg.interface {
+            sockopt::bind_device(&socket, interface)?;
+        }
+        if let Some(password) = &cfg.password {
+            sockopt::set_md5_key(&socket, cfg.address, password.as_bytes())?;
+        }
+        if let Some(hops) = cfg.ttl_security_hops {
+            sockopt::set_gtsm(&socket, hops)?;
+        }
         if let Some(local) = cfg.local_address {
             socket.bind(SocketAddr::new(local, 0))?;
         }
@@ -653,6 +747,31 @@ async fn connect(peer: usize, conn: ConnId, cfg: NeighborConfig, tx: mpsc::Sende
     let _ = tx.send(ConnectResult { peer, conn, result }).await;
 }
 
+/// The families both OPENs enabled: only those get routes and End-of-RIB.
+/// A speaker without any multiprotocol capability carries IPv4 unicast only
+/// (RFC 4760 section 8).
+fn negotiated_families(local: &Open, remote: &Open) -> Vec<AfiSafi> {
+    let enabled = |open: &Open| -> Vec<AfiSafi> {
+        let mp: Vec<AfiSafi> = open
+            .capabilities()
+            .filter_map(|c| match c {
+                Capability::MultiProtocol(f) => Some(*f),
+                _ => None,
+            })
+            .collect();
+        if mp.is_empty() {
+            vec![AfiSafi::IPV4_UNICAST]
+        } else {
+            mp
+        }
+    };
+    let theirs = enabled(remote);
+    enabled(local)
+        .into_iter()
+        .filter(|f| theirs.contains(f))
+        .collect()
+}
+
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -660,6 +779,78 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn is_link_local(a: std::net::Ipv6Addr) -> bool {
-    a.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80)
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::Ipv4Addr;
+
+    fn loopback_neighbor(password: Option<&str>) -> NeighborConfig {
+        let mut n = NeighborConfig::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 65002);
+        n.password = password.map(str::to_string);
+        n
+    }
+
+    /// Connects to `to` from a socket with `key` (if any); whether the
+    /// handshake completed within 500 ms (a dropped SYN is retried after 1 s).
+    fn connects(to: SocketAddr, key: Option<&[u8]>) -> bool {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        if let Some(key) = key {
+            sockopt::set_md5_key(&s, to.ip(), key).unwrap();
+        }
+        s.connect_timeout(&to.into(), Duration::from_millis(500))
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn listener_carries_each_neighbors_md5_key_before_accepting() {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let listener = bind_listener(any, &[loopback_neighbor(Some("s3cret"))]).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let probe = tokio::task::spawn_blocking(move || {
+            (connects(addr, None), connects(addr, Some(b"s3cret")))
+        });
+        let (unsigned, signed) = probe.await.unwrap();
+        assert!(!unsigned, "a connection without the key was accepted");
+        assert!(signed, "a connection with the key was refused");
+        drop(listener);
+
+        let plain = bind_listener(any, &[loopback_neighbor(None)]).unwrap();
+        let addr = plain.local_addr().unwrap();
+        let probe = tokio::task::spawn_blocking(move || connects(addr, None));
+        assert!(probe.await.unwrap(), "no key configured, yet refused");
+    }
+
+    #[test]
+    fn only_families_both_sides_enabled_are_carried() {
+        use proto::bgp::HoldTime;
+        let id = Ipv4Addr::new(192, 0, 2, 1);
+        let open = |caps: Vec<Capability>| Open::new(65001, HoldTime::DEFAULT, id, caps);
+        let both = open(vec![
+            Capability::MultiProtocol(AfiSafi::IPV4_UNICAST),
+            Capability::MultiProtocol(AfiSafi::IPV6_UNICAST),
+        ]);
+        let v4 = open(vec![Capability::MultiProtocol(AfiSafi::IPV4_UNICAST)]);
+        let v6 = open(vec![Capability::MultiProtocol(AfiSafi::IPV6_UNICAST)]);
+        let none = open(vec![Capability::RouteRefresh]);
+        assert_eq!(
+            negotiated_families(&both, &both),
+            [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]
+        );
+        assert_eq!(negotiated_families(&both, &v4), [AfiSafi::IPV4_UNICAST]);
+        assert_eq!(negotiated_families(&both, &v6), [AfiSafi::IPV6_UNICAST]);
+        assert_eq!(negotiated_families(&both, &none), [AfiSafi::IPV4_UNICAST]);
+        assert!(negotiated_families(&v6, &none).is_empty());
+    }
+
+    #[tokio::test]
+    async fn gtsm_neighbors_make_the_listener_send_ttl_255() {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut n = loopback_neighbor(None);
+        n.ttl_security_hops = Some(1);
+        let listener = bind_listener(any, &[n]).unwrap();
+        assert_eq!(socket2::SockRef::from(&listener).ttl_v4().unwrap(), 255);
+        let plain = bind_listener(any, &[loopback_neighbor(None)]).unwrap();
+        assert_ne!(socket2::SockRef::from(&plain).ttl_v4().unwrap(), 255);
+    }
 }

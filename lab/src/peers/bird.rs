@@ -302,9 +302,10 @@ pub fn render(config: &PeerConfig) -> String {
             }
             let _ = writeln!(
                 out,
-                "  {channel} {{ import {}; export {}; }};",
+                "  {channel} {{ import {}; export {};{} }};",
                 filter(&PeerConfig::pools(&config.import, v6)),
-                filter(&PeerConfig::pools(&config.export, v6))
+                filter(&PeerConfig::pools(&config.export, v6)),
+                if n.add_paths_tx { " add paths tx;" } else { "" }
             );
         }
         let _ = writeln!(out, "}}");
@@ -546,6 +547,17 @@ Table master6:
         let v6 = &routes[2];
         assert_eq!(v6.next_hop, Some("2001:db8::2".parse().unwrap()));
         assert_eq!(v6.communities[1], Community(65535, 65281));
+    }
+
+    #[test]
+    fn renders_add_paths_tx_in_each_channel() {
+        let config = PeerConfig::new("192.0.2.2".parse().unwrap(), 65000).neighbor(
+            Neighbor::new("192.0.2.1".parse().unwrap(), 65000)
+                .rr_client()
+                .add_paths_tx(),
+        );
+        let text = render(&config);
+        assert_eq!(text.matches(" add paths tx; };").count(), 2, "{text}");
     }
 
     #[test]

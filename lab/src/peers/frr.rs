@@ -465,6 +465,9 @@ pub fn render_bgpd(config: &PeerConfig) -> String {
             if n.rr_client {
                 let _ = writeln!(out, "  neighbor {a} route-reflector-client");
             }
+            if n.add_paths_tx {
+                let _ = writeln!(out, "  neighbor {a} addpath-tx-all-paths");
+            }
         }
         let _ = writeln!(out, " exit-address-family");
     }
@@ -674,6 +677,22 @@ mod tests {
             ]
         );
         assert_eq!(e.other_ext_communities, vec!["ET:8".to_string()]);
+    }
+
+    #[test]
+    fn renders_addpath_tx_per_family() {
+        let config = PeerConfig::new("192.0.2.2".parse().unwrap(), 65000).neighbor(
+            Neighbor::new("192.0.2.1".parse().unwrap(), 65000)
+                .rr_client()
+                .add_paths_tx(),
+        );
+        let bgpd = render_bgpd(&config);
+        assert_eq!(
+            bgpd.matches("neighbor 192.0.2.1 addpath-tx-all-paths")
+                .count(),
+            2,
+            "{bgpd}"
+        );
     }
 
     #[test]

@@ -50,6 +50,15 @@ impl Gobgp {
                 format!("BFD (neighbor {})", n.address),
             ));
         }
+        if let Some(n) = config.neighbors.iter().find(|n| n.add_paths_tx) {
+            return Err(Error::unsupported(
+                DAEMON,
+                format!(
+                    "ADD-PATH send (neighbor {}): not wired in the lab",
+                    n.address
+                ),
+            ));
+        }
         for route in &config.originate {
             check_route(DAEMON, route, &supported_ext, false)?;
         }

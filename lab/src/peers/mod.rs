@@ -91,6 +91,9 @@ pub struct Neighbor {
     pub ttl_security: bool,
     /// Wait for the neighbor to connect; never connect out.
     pub passive: bool,
+    /// Send every path, not only the best (RFC 7911 ADD-PATH; BIRD, FRR):
+    /// what a reflector needs so clients see every location of a moved VM.
+    pub add_paths_tx: bool,
 }
 
 impl Neighbor {
@@ -109,6 +112,7 @@ impl Neighbor {
             rr_client: false,
             ttl_security: false,
             passive: false,
+            add_paths_tx: false,
         }
     }
 
@@ -150,6 +154,11 @@ impl Neighbor {
 
     pub fn passive(mut self) -> Self {
         self.passive = true;
+        self
+    }
+
+    pub fn add_paths_tx(mut self) -> Self {
+        self.add_paths_tx = true;
         self
     }
 

@@ -33,6 +33,7 @@
     )
 )]
 
+pub mod addrs;
 mod collision;
 mod config;
 pub mod conn;

@@ -149,9 +149,29 @@ impl TypeSet {
 fn action_for(type_code: u8, error: &AttributeError, raw: &[u8]) -> Action {
     use AttributeError as E;
     let notify = |sub: UpdateError| Notification::new(ErrorCode::Update(sub), raw.to_vec());
+    let mp = matches!(type_code, attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI);
     match error {
         E::Duplicate | E::LocalPrefFromExternal => return Action::AttributeDiscard,
-        E::Missing | E::ListOverrun => return Action::TreatAsWithdraw,
+        E::Missing => return Action::TreatAsWithdraw,
+        // RFC 7606 section 4: the total length still locates the NLRI
+        // field, so treat-as-withdraw; but an MP_REACH_NLRI or
+        // MP_UNREACH_NLRI cut off by the end of the list cannot be parsed,
+        // its prefixes cannot be withdrawn, and section 3 j leaves AFI/SAFI
+        // disable or session reset.
+        E::ListOverrun if !mp => return Action::TreatAsWithdraw,
+        E::ListOverrun => {
+            let list = Notification::new(
+                ErrorCode::Update(UpdateError::MalformedAttributeList),
+                Vec::new(),
+            );
+            return match mp_family(raw) {
+                Some(family) => Action::AfiSafiDisable {
+                    family,
+                    notification: list,
+                },
+                None => Action::SessionReset(list),
+            };
+        }
         E::DuplicateMp => {
             return Action::SessionReset(Notification::new(
                 ErrorCode::Update(UpdateError::MalformedAttributeList),
@@ -170,13 +190,8 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8]) -> Action {
         }
         // RFC 7606 section 7.11: the NLRI cannot be trusted past a bad MP header.
         attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI => {
-            let value_at = if raw.first().is_some_and(|f| f & flags::EXTENDED_LENGTH != 0) {
-                4
-            } else {
-                3
-            };
             let notification = notify(UpdateError::OptionalAttributeError);
-            match raw.get(value_at..).and_then(mp::peek_family) {
+            match mp_family(raw) {
                 Some(family) => Action::AfiSafiDisable {
                     family,
                     notification,
@@ -189,6 +204,17 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8]) -> Action {
         // RFC 7606 sections 7.1-7.5, 7.8-7.10, 7.14, RFC 8092 section 6.
         _ => Action::TreatAsWithdraw,
     }
+}
+
+/// The AFI and SAFI of an MP attribute, from its raw bytes (header and
+/// value, or as much of them as there is).
+fn mp_family(raw: &[u8]) -> Option<AfiSafi> {
+    let value_at = if raw.first().is_some_and(|f| f & flags::EXTENDED_LENGTH != 0) {
+        4
+    } else {
+        3
+    };
+    raw.get(value_at..).and_then(mp::peek_family)
 }
 
 impl Update {

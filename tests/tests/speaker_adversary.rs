@@ -1,0 +1,532 @@
+//! The speaker (`hr-speakerd`) against a peer that misbehaves on purpose:
+//! the scripted raw peer `hr-rawpeer`, and ExaBGP sending raw attributes.
+//! Every case checks what RFC 4271 and RFC 7606 prescribe on the wire
+//! (the NOTIFICATION, or none) and in the speaker's RIB (through its
+//! control socket), and that the speaker never panics and takes a correct
+//! session afterwards.
+//!
+//! ```text
+//!   dut: v0 192.0.2.1/24 2001:db8::1/64  <-- veth -->  peer: v1 192.0.2.2/24 2001:db8::2/64
+//!        hr-speakerd AS 65001, listening on :179           + 192.0.2.10 .. 192.0.2.59 /24
+//!        one passive neighbor (AS 65002) per peer address  hr-rawpeer / ExaBGP, AS 65002
+//! ```
+
+mod adversary;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use adversary::{DUT, RawSession, Topo, mp_reach_v6, peer_ip};
+use anyhow::{Context, ensure};
+use hostroute_tests::{Pair, assert_cleaned_up, netns_available};
+use lab::Lab;
+use lab::peers::{Exabgp, Neighbor, Peer, PeerConfig, Route};
+use serde_json::{Value, json};
+
+/// One case: what the raw peer sends, and the NOTIFICATION (code,
+/// subcode, data if checked) the speaker must answer with.
+struct Case {
+    name: &'static str,
+    body: String,
+    code: u8,
+    subcode: u8,
+    data: Option<String>,
+}
+
+fn case(name: &'static str, body: &str, (code, subcode): (u8, u8), data: Option<&str>) -> Case {
+    Case {
+        name,
+        body: body.to_string(),
+        code,
+        subcode,
+        data: data.map(str::to_string),
+    }
+}
+
+impl Case {
+    fn expect_notification(&self) -> String {
+        let data = self.data.as_ref().map(|d| format!(" data={d}"));
+        let data = data.unwrap_or_default();
+        format!("expect-notification {} {}{data}", self.code, self.subcode)
+    }
+}
+
+/// Connects from `ip`, waiting out the speaker's damping of that neighbor.
+fn connect(ip: Ipv4Addr, retry_ms: u32) -> String {
+    format!("connect {DUT} from={ip} retry={retry_ms}")
+}
+
+/// A correct session from `ip` up to the speaker's End-of-RIB markers
+/// (IPv4 and IPv6 unicast), then closed.
+fn correct_session(ip: Ipv4Addr) -> String {
+    let connect = connect(ip, 8000);
+    format!("{connect}\nwait-established id={ip}\nexpect-update-count 2\nclose\n")
+}
+
+/// RFC 4271 sections 6.1, 6.2 and 8, RFC 6608, and the OPEN shapes of
+/// CVE-2022-40302 / 40318 / 43681 (FRR) and RFC 9072. Case `i` runs from
+/// `peer_ip(i)`.
+fn session_cases() -> Vec<Case> {
+    let open = |i: u8, extra: &str| format!("send-open id={} {extra}", peer_ip(i));
+    let established = format!("wait-established id={}\nsend-msg 4 00", peer_ip(11));
+    let confirm = format!(
+        "{}\nexpect-open\nexpect-keepalive\nsend-update announce=198.51.100.13/32",
+        open(13, "")
+    );
+    vec![
+        case(
+            "garbage-header",
+            "send 0123456789abcdef0123456789abcdef001304",
+            (1, 1),
+            None,
+        ),
+        case(
+            "wrong-marker",
+            "send fffffffffffffffffffffffffffffffe001304",
+            (1, 1),
+            None,
+        ),
+        case(
+            "header-length-18",
+            "send-msg 4 len=18",
+            (1, 2),
+            Some("0012"),
+        ),
+        case(
+            "header-length-4097",
+            "send-msg 2 len=4097",
+            (1, 2),
+            Some("1001"),
+        ),
+        case("unknown-type-9", "send-msg 9", (1, 3), Some("09")),
+        case("open-of-20-bytes", "send-msg 1 04", (1, 2), Some("0014")),
+        case(
+            "open-version-3",
+            &open(6, "version=3"),
+            (2, 1),
+            Some("0004"),
+        ),
+        case("hold-time-1", &open(7, "hold=1"), (2, 6), None),
+        case("hold-time-2", &open(8, "hold=2"), (2, 6), None),
+        case("wrong-peer-as", &open(9, "as=65099"), (2, 2), None),
+        case("bgp-id-0", "send-open id=0.0.0.0", (2, 3), None),
+        case("keepalive-of-20-bytes", &established, (1, 2), Some("0014")),
+        case(
+            "update-in-opensent",
+            "send-update announce=198.51.100.12/32",
+            (5, 1),
+            None,
+        ),
+        case("update-in-openconfirm", &confirm, (5, 2), None),
+        // Opt Parm Len 10 with 8 bytes after it.
+        case(
+            "cve-opt-len-past-end",
+            &open(14, "params=0a02060104000100_01"),
+            (2, 0),
+            None,
+        ),
+        // A parameter of 10 bytes in 6.
+        case(
+            "cve-param-len-past-end",
+            &open(15, "params=08020a0104000100_01"),
+            (2, 0),
+            None,
+        ),
+        // CVE-2022-43681: the parameter header cut at the end of the OPEN.
+        case(
+            "cve-param-header-at-end",
+            &open(16, "params=0102"),
+            (2, 0),
+            None,
+        ),
+        // A 4-octet AS capability claiming 8 bytes in a 6-byte parameter.
+        case(
+            "cve-capability-overrun",
+            &open(17, "params=0802064108_0000fdea"),
+            (2, 0),
+            None,
+        ),
+        // RFC 9072: extended length 0x20 over 9 bytes.
+        case(
+            "rfc9072-length-disagrees",
+            &open(18, "params=ffff0020_020006_0104000100_01"),
+            (2, 0),
+            None,
+        ),
+        // RFC 9072: a parameter of 16 bytes in 6.
+        case(
+            "rfc9072-param-overrun",
+            &open(19, "params=ffff0009_020010_0104000100_01"),
+            (2, 0),
+            None,
+        ),
+        // RFC 9072: the extended length itself cut short.
+        case(
+            "rfc9072-cut-short",
+            &open(20, "params=ffff00"),
+            (2, 0),
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn session_errors_get_their_notification_and_the_speaker_carries_on() {
+    if !netns_available("session_errors_get_their_notification_and_the_speaker_carries_on") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    Lab::run("adv-session", |lab| -> anyhow::Result<()> {
+        let cases = session_cases();
+        let addrs: Vec<Ipv4Addr> = (0..cases.len() as u8).map(peer_ip).collect();
+        let mut topo = Topo::start(lab, &addrs, &[])?;
+        names = topo.pair.names();
+        pids.push(topo.speaker.pid());
+        for (c, &ip) in cases.iter().zip(&addrs) {
+            let script = format!(
+                "{}\n{}\n{}\nexpect-closed\n",
+                connect(ip, 5000),
+                c.body,
+                c.expect_notification()
+            );
+            topo.script(c.name, &script)
+                .with_context(|| format!("case {}", c.name))?;
+            topo.check_alive()
+                .with_context(|| format!("after {}", c.name))?;
+        }
+        // Each neighbor takes a correct session again, once its IdleHold
+        // damping (1 s after one failure) is over.
+        for (c, &ip) in cases.iter().zip(&addrs) {
+            topo.script(&format!("{}-again", c.name), &correct_session(ip))
+                .with_context(|| format!("re-accept after {}", c.name))?;
+        }
+        topo.check_alive()
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &pids, &[]);
+    eprintln!("session errors: {:?}", started.elapsed());
+}
+
+/// Sends one UPDATE on `raw` and checks that no NOTIFICATION follows.
+fn send_quietly(raw: &mut RawSession, update: &str) -> anyhow::Result<()> {
+    raw.step(&format!("send-update {update}"))?;
+    raw.step("expect-quiet 200")?;
+    Ok(())
+}
+
+fn has_community(attrs: &Value, asn: u16, value: u16) -> bool {
+    let c = (u32::from(asn) << 16) | u32::from(value);
+    attrs["communities"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x.as_u64() == Some(u64::from(c))))
+}
+
+fn verdict(type_code: u8, action: &str) -> (u8, String) {
+    (type_code, action.to_string())
+}
+
+#[test]
+fn rfc7606_verdicts_on_an_established_session() {
+    if !netns_available("rfc7606_verdicts_on_an_established_session") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    Lab::run("adv-7606", |lab| -> anyhow::Result<()> {
+        let (us, exporter) = (peer_ip(0), peer_ip(1));
+        let mut topo = Topo::start(lab, &[us, exporter], &[exporter])?;
+        names = topo.pair.names();
+        pids.push(topo.speaker.pid());
+        let mut raw = RawSession::start(&topo.pair.b, lab, "session")?;
+        pids.push(raw.pid());
+        raw.steps(&format!("{}\nwait-established id={us}", connect(us, 5000)))?;
+        let mut rx = RawSession::start(&topo.pair.b, lab, "exporter")?;
+        pids.push(rx.pid());
+        rx.steps(&format!(
+            "{}\nwait-established id={exporter}",
+            connect(exporter, 5000)
+        ))?;
+
+        let p = "198.51.100.7/32";
+        let v6 = "2001:db8:7::7/128";
+        let restore = |raw: &mut RawSession, prefix: &str, n: u16| -> anyhow::Result<()> {
+            send_quietly(raw, &format!("announce={prefix} med=5 community=65002:{n}"))?;
+            let what = format!("with community 65002:{n}");
+            topo.wait_route(prefix, &what, |a| has_community(a, 65002, n))?;
+            Ok(())
+        };
+        restore(&mut raw, p, 1)?;
+        restore(&mut raw, v6, 1)?;
+
+        // Treat-as-withdraw (RFC 7606 sections 7.1-7.4, 7.8 and 4): the
+        // route goes, the session stays, the next valid UPDATE is taken.
+        let withdraws = [
+            ("ORIGIN 5", "omit=1 raw=40:01:05", 1),
+            ("AS_PATH segment cut short", "omit=2 raw=40:02:0201", 2),
+            ("NEXT_HOP of 3 bytes", "omit=3 raw=40:03:c00002", 3),
+            ("COMMUNITIES of 3 bytes", "raw=c0:08:fde801", 8),
+            ("MED of 3 bytes", "raw=80:04:000005", 4),
+            (
+                "COMMUNITIES overrunning the list",
+                "raw-tail=c0080800000001",
+                8,
+            ),
+        ];
+        let mut expected = Vec::new();
+        for (n, (what, bad, code)) in withdraws.iter().enumerate() {
+            send_quietly(&mut raw, &format!("announce={p} {bad}")).context(*what)?;
+            topo.wait_gone(p).context(*what)?;
+            restore(&mut raw, p, 10 + n as u16).with_context(|| format!("after {what}"))?;
+            expected.push(verdict(*code, "TreatAsWithdraw"));
+        }
+        // The same for an IPv6 route in MP_REACH_NLRI.
+        send_quietly(&mut raw, &format!("announce={v6} omit=1 raw=40:01:05"))?;
+        topo.wait_gone(v6).context("IPv6 with ORIGIN 5")?;
+        restore(&mut raw, v6, 2)?;
+        expected.push(verdict(1, "TreatAsWithdraw"));
+
+        // Attribute discard (sections 7.6, 7.7, RFC 6793 section 6): the
+        // route stays, without the broken attribute.
+        let full = "aggregator=65002:192.0.2.10 atomic-aggregate";
+        send_quietly(&mut raw, &format!("announce={p} {full} community=65002:20"))?;
+        topo.wait_route(p, "with AGGREGATOR", |a| {
+            has_community(a, 65002, 20) && !a["aggregator"].is_null()
+        })?;
+        let as4 = format!("{full} raw=c0:11:0201000000");
+        // (what, bad attributes, type, AGGREGATOR kept, ATOMIC_AGGREGATE kept)
+        let discards = [
+            (
+                "AGGREGATOR of 7 bytes",
+                "atomic-aggregate raw=c0:07:0000fdeac00002",
+                7,
+                false,
+                true,
+            ),
+            (
+                "ATOMIC_AGGREGATE of 1 byte",
+                "aggregator=65002:192.0.2.10 raw=40:06:01",
+                6,
+                true,
+                false,
+            ),
+            ("AS4_PATH segment cut short", as4.as_str(), 17, true, true),
+        ];
+        for (n, (what, bad, code, aggregator, atomic)) in discards.iter().enumerate() {
+            let tag = 21 + n as u16;
+            let update = format!("announce={p} community=65002:{tag} {bad}");
+            send_quietly(&mut raw, &update).context(*what)?;
+            let a = topo
+                .wait_route(p, &format!("updated by {what}"), |a| {
+                    has_community(a, 65002, tag)
+                })
+                .context(*what)?;
+            ensure!(
+                a["as_path"]["segments"][0]["asns"] == json!([65002])
+                    && a["aggregator"].is_null() != *aggregator
+                    && a["atomic_aggregate"] == *atomic,
+                "{what}: {a}"
+            );
+            expected.push(verdict(*code, "AttributeDiscard"));
+        }
+
+        // An unknown optional transitive attribute is kept and passed on
+        // with the Partial bit (RFC 4271 sections 5 and 9.1.4).
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} community=65002:30 raw=c0:63:deadbeef"),
+        )?;
+        let a = topo.wait_route(p, "with attribute 0x63", |a| has_community(a, 65002, 30))?;
+        let unknown =
+            json!([{"flags": 0xc0, "type_code": 0x63, "value": [0xde, 0xad, 0xbe, 0xef]}]);
+        ensure!(a["unknown"] == unknown, "{a}");
+        rx.step(&format!("expect-update announce={p} attr=0x63 flags=0xe0"))
+            .context("the second peer gets attribute 0x63 with Partial set")?;
+
+        // All of that on one session, each verdict logged (RFC 7606 section 6).
+        raw.step("expect-quiet 300")?;
+        let peer = topo.peer(us)?;
+        ensure!(
+            peer["state"] == "Established"
+                && peer["flaps"] == 0
+                && peer["messages_out"]["notification"] == 0,
+            "{peer}"
+        );
+        ensure!(topo.verdicts(us) == expected, "{:?}", topo.verdicts(us));
+        topo.check_alive()
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &pids, &[]);
+    eprintln!("RFC 7606 verdicts: {:?}", started.elapsed());
+}
+
+/// UPDATEs that end the session: RFC 7606 session reset and AFI/SAFI
+/// disable (done by resetting), and RFC 4271 structural errors.
+fn reset_cases() -> anyhow::Result<Vec<Case>> {
+    let v6 = "2001:db8:7::30/128";
+    let mp = mp_reach_v6(&[v6], "2001:db8::2", 16)?;
+    let bad_nh = mp_reach_v6(&[v6], "2001:db8::2", 12)?;
+    let bad_nh_attr = format!("900e{:04x}{bad_nh}", bad_nh.len() / 2);
+    let update = |s: &str| format!("send-update {s}");
+    Ok(vec![
+        // RFC 7606 section 3 g.
+        case(
+            "duplicate MP_REACH_NLRI",
+            &update(&format!("announce={v6} raw=90:0e:{mp}")),
+            (3, 1),
+            Some(""),
+        ),
+        // RFC 4271 section 6.3: an unrecognized well-known attribute, sent
+        // back as data.
+        case(
+            "unrecognized well-known 0x63",
+            &update("announce=198.51.100.31/32 raw=40:63:00"),
+            (3, 2),
+            Some("40630100"),
+        ),
+        // RFC 7606 section 7.11: AFI/SAFI disable, which this speaker does
+        // by resetting, with the attribute as data.
+        case(
+            "MP_REACH next hop of 12 bytes",
+            &update(&format!("raw=90:0e:{bad_nh}")),
+            (3, 9),
+            Some(&bad_nh_attr),
+        ),
+        // RFC 7606 section 3 j: an MP_REACH_NLRI cut off by the end of the
+        // attribute list cannot be parsed, so its prefixes cannot be
+        // withdrawn: AFI/SAFI disable, not treat-as-withdraw.
+        case(
+            "MP_REACH overrunning the list",
+            &update(&format!("raw-tail=900e0040{mp}")),
+            (3, 1),
+            Some(""),
+        ),
+        // RFC 4271 section 6.3, RFC 7606 section 5.3.
+        case(
+            "NLRI prefix length 33",
+            &update("announce=198.51.100.33/32 nlri-raw=21c633640700"),
+            (3, 10),
+            None,
+        ),
+        case(
+            "withdrawn length overrun",
+            "send-msg 2 00ff0000",
+            (3, 1),
+            None,
+        ),
+    ])
+}
+
+#[test]
+fn rfc7606_session_resets_send_their_notification() {
+    if !netns_available("rfc7606_session_resets_send_their_notification") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    Lab::run("adv-reset", |lab| -> anyhow::Result<()> {
+        let cases = reset_cases()?;
+        let addrs: Vec<Ipv4Addr> = (0..cases.len() as u8).map(peer_ip).collect();
+        let mut topo = Topo::start(lab, &addrs, &[])?;
+        names = topo.pair.names();
+        pids.push(topo.speaker.pid());
+        let v6 = "2001:db8:7::30/128";
+        for (i, (c, &ip)) in cases.iter().zip(&addrs).enumerate() {
+            let good = format!("198.51.100.{}/32", 40 + i);
+            let mut raw = RawSession::start(&topo.pair.b, lab, &format!("reset-{i}"))?;
+            pids.push(raw.pid());
+            raw.steps(&format!("{}\nwait-established id={ip}", connect(ip, 5000)))?;
+            raw.step(&format!("send-update announce={good} announce={v6}"))?;
+            topo.wait_route(&good, "announced", |_| true)?;
+            topo.wait_route(v6, "announced", |_| true)?;
+            raw.step(&c.body)?;
+            raw.step(&c.expect_notification()).context(c.name)?;
+            raw.step("expect-closed").context(c.name)?;
+            // A reset session's routes go with it.
+            topo.wait_gone(&good).context(c.name)?;
+            topo.wait_gone(v6).context(c.name)?;
+            topo.check_alive().context(c.name)?;
+            raw.steps(&correct_session(ip))
+                .with_context(|| format!("re-accept after {}", c.name))?;
+        }
+        topo.check_alive()
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &pids, &[]);
+    eprintln!("RFC 7606 resets: {:?}", started.elapsed());
+}
+
+#[test]
+fn exabgp_raw_attributes_get_the_same_verdicts() {
+    if !netns_available("exabgp_raw_attributes_get_the_same_verdicts") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    Lab::run("adv-exabgp", |lab| -> anyhow::Result<()> {
+        let mut topo = Topo::start(lab, &[], &[])?;
+        names = topo.pair.names();
+        pids.push(topo.speaker.pid());
+        let exa_ip = Ipv4Addr::new(192, 0, 2, 2);
+        let neighbor = Neighbor::new(Pair::A4, 65001)
+            .local_address(IpAddr::V4(exa_ip))
+            .timers(30, 10);
+        let mut exa = Exabgp::start(
+            &topo.pair.b,
+            PeerConfig::new(exa_ip, 65002).neighbor(neighbor),
+        )?;
+        pids.extend(exa.pids());
+        exa.wait_established(Pair::A4, Duration::from_secs(15))?;
+        let route = |p: &str| -> anyhow::Result<Route> { Ok(Route::new(p.parse()?)) };
+
+        // A valid route, then the same with a 3-byte MED: treat-as-withdraw.
+        exa.announce(route("198.51.100.50/32")?)?;
+        topo.wait_route("198.51.100.50/32", "from ExaBGP", |_| true)?;
+        exa.announce(route("198.51.100.50/32")?.raw_attribute(0x04, 0x80, &[0, 0, 5]))?;
+        topo.wait_gone("198.51.100.50/32")
+            .context("MED of 3 bytes from ExaBGP")?;
+        // A 7-byte AGGREGATOR: attribute discard.
+        let aggregator = [0, 0, 0xfd, 0xea, 192, 0, 2];
+        exa.announce(route("198.51.100.51/32")?.raw_attribute(0x07, 0xc0, &aggregator))?;
+        let a = topo.wait_route("198.51.100.51/32", "from ExaBGP", |_| true)?;
+        ensure!(a["aggregator"].is_null(), "{a}");
+        // An unknown optional transitive attribute: kept.
+        exa.announce(route("198.51.100.52/32")?.raw_attribute(0x63, 0xc0, &[0xde, 0xad]))?;
+        let a = topo.wait_route("198.51.100.52/32", "from ExaBGP", |_| true)?;
+        ensure!(a["unknown"][0]["type_code"] == 0x63, "{a}");
+        // A 3-byte COMMUNITIES after a valid announcement: withdrawn again.
+        exa.announce(route("198.51.100.50/32")?)?;
+        topo.wait_route("198.51.100.50/32", "back", |_| true)?;
+        exa.announce(route("198.51.100.50/32")?.raw_attribute(0x08, 0xc0, &[0xfd, 0xe8, 1]))?;
+        topo.wait_gone("198.51.100.50/32")
+            .context("COMMUNITIES of 3 bytes from ExaBGP")?;
+
+        // The speaker judged ExaBGP's bytes itself (not an ExaBGP withdraw),
+        // and the session never went down.
+        let expected = vec![
+            verdict(4, "TreatAsWithdraw"),
+            verdict(7, "AttributeDiscard"),
+            verdict(8, "TreatAsWithdraw"),
+        ];
+        ensure!(
+            topo.verdicts(exa_ip) == expected,
+            "{:?}",
+            topo.verdicts(exa_ip)
+        );
+        let peer = topo.peer(exa_ip)?;
+        ensure!(
+            peer["state"] == "Established" && peer["flaps"] == 0,
+            "{peer}"
+        );
+        let notified = exa.messages()?.iter().any(|m| m["type"] == "notification");
+        ensure!(!notified, "ExaBGP got a NOTIFICATION");
+        topo.check_alive()
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &pids, &[]);
+    eprintln!("ExaBGP raw attributes: {:?}", started.elapsed());
+}

@@ -19,7 +19,10 @@
 //! timeout MS                               how long each expect-* waits (default 5000)
 //! send HEX                                 raw bytes, `_` allowed between digits
 //! send-msg TYPE [len=N] [HEX]              header (true length unless len=) and body
-//! send-open [as=N] [hold=N] [id=IP] [version=N] [caps=std|none] [params=HEX]
+//! send-open [as=N] [hold=N] [id=IP] [version=N] [caps=std|two-octet|none] [params=HEX]
+//!                                          caps: multiprotocol IPv4 and IPv6, route refresh
+//!                                          and 4-octet AS (std), the same without 4-octet
+//!                                          AS, or none
 //!                                          params: the raw bytes from Opt Parm Len on
 //! send-keepalive
 //! send-update [announce=P].. [withdraw=P].. [origin=N] [as-path=A,B,..] [next-hop=IP]
@@ -40,6 +43,7 @@
 //! expect-update-count N                    UPDATEs received on this connection
 //! expect-quiet MS                          no NOTIFICATION, no close for MS
 //! expect-closed                            the speaker closed the connection
+//! keepalives off|on                        stop (a silent peer) or resume KEEPALIVEs
 //! sleep MS | close
 //! ```
 //!
@@ -258,6 +262,7 @@ enum Step {
     ExpectUpdateCount(usize),
     ExpectQuiet(Duration),
     ExpectClosed,
+    Keepalives(bool),
     Sleep(Duration),
     Close,
 }
@@ -343,6 +348,11 @@ impl Step {
             "expect-update-count" => Step::ExpectUpdateCount(number(arg()?)?),
             "expect-quiet" => Step::ExpectQuiet(ms(arg()?)?),
             "expect-closed" => Step::ExpectClosed,
+            "keepalives" => match arg()? {
+                "on" => Step::Keepalives(true),
+                "off" => Step::Keepalives(false),
+                other => bail!("keepalives {other}: on or off"),
+            },
             "sleep" => Step::Sleep(ms(arg()?)?),
             "close" => Step::Close,
             other => bail!("unknown command {other:?}"),

@@ -23,31 +23,38 @@ use lab::Lab;
 use lab::peers::{Exabgp, Neighbor, Peer, PeerConfig, Route};
 use serde_json::{Value, json};
 
-/// One case: what the raw peer sends, and the NOTIFICATION (code,
-/// subcode, data if checked) the speaker must answer with.
+/// One case: what the raw peer sends (`{ip}` stands for its address),
+/// and the NOTIFICATION (code, subcode, data if checked) the speaker must
+/// answer with, if any.
 struct Case {
     name: &'static str,
     body: String,
-    code: u8,
-    subcode: u8,
+    expect: Option<(u8, u8)>,
     data: Option<String>,
 }
 
-fn case(name: &'static str, body: &str, (code, subcode): (u8, u8), data: Option<&str>) -> Case {
+fn case(name: &'static str, body: &str, expect: (u8, u8), data: Option<&str>) -> Case {
     Case {
         name,
         body: body.to_string(),
-        code,
-        subcode,
+        expect: Some(expect),
         data: data.map(str::to_string),
     }
 }
 
 impl Case {
-    fn expect_notification(&self) -> String {
+    fn body(&self, ip: Ipv4Addr) -> String {
+        self.body.replace("{ip}", &ip.to_string())
+    }
+
+    /// The script lines that check the speaker's answer.
+    fn expectation(&self) -> String {
+        let Some((code, subcode)) = self.expect else {
+            return "expect-closed".to_string();
+        };
         let data = self.data.as_ref().map(|d| format!(" data={d}"));
         let data = data.unwrap_or_default();
-        format!("expect-notification {} {}{data}", self.code, self.subcode)
+        format!("expect-notification {code} {subcode}{data}\nexpect-closed")
     }
 }
 
@@ -63,16 +70,13 @@ fn correct_session(ip: Ipv4Addr) -> String {
     format!("{connect}\nwait-established id={ip}\nexpect-update-count 2\nclose\n")
 }
 
-/// RFC 4271 sections 6.1, 6.2 and 8, RFC 6608, and the OPEN shapes of
-/// CVE-2022-40302 / 40318 / 43681 (FRR) and RFC 9072. Case `i` runs from
-/// `peer_ip(i)`.
+/// RFC 4271 sections 4.4, 6.1, 6.2, 6.5 and 8, RFC 6608, RFC 7313, and
+/// the OPEN shapes of CVE-2022-40302 / 40318 / 43681 (FRR) and RFC 9072.
 fn session_cases() -> Vec<Case> {
-    let open = |i: u8, extra: &str| format!("send-open id={} {extra}", peer_ip(i));
-    let established = format!("wait-established id={}\nsend-msg 4 00", peer_ip(11));
-    let confirm = format!(
-        "{}\nexpect-open\nexpect-keepalive\nsend-update announce=198.51.100.13/32",
-        open(13, "")
-    );
+    let up = "wait-established id={ip}";
+    let confirm = "send-open id={ip}\nexpect-open\nexpect-keepalive";
+    let mut refresh = "ff".repeat(16);
+    refresh.push_str("001605000101");
     vec![
         case(
             "garbage-header",
@@ -102,68 +106,120 @@ fn session_cases() -> Vec<Case> {
         case("open-of-20-bytes", "send-msg 1 04", (1, 2), Some("0014")),
         case(
             "open-version-3",
-            &open(6, "version=3"),
+            "send-open id={ip} version=3",
             (2, 1),
             Some("0004"),
         ),
-        case("hold-time-1", &open(7, "hold=1"), (2, 6), None),
-        case("hold-time-2", &open(8, "hold=2"), (2, 6), None),
-        case("wrong-peer-as", &open(9, "as=65099"), (2, 2), None),
+        case("hold-time-1", "send-open id={ip} hold=1", (2, 6), None),
+        case("hold-time-2", "send-open id={ip} hold=2", (2, 6), None),
+        case("wrong-peer-as", "send-open id={ip} as=65099", (2, 2), None),
         case("bgp-id-0", "send-open id=0.0.0.0", (2, 3), None),
-        case("keepalive-of-20-bytes", &established, (1, 2), Some("0014")),
+        case(
+            "keepalive-of-20-bytes",
+            &format!("{up}\nsend-msg 4 00"),
+            (1, 2),
+            Some("0014"),
+        ),
+        case("keepalive-in-opensent", "send-keepalive", (5, 1), None),
         case(
             "update-in-opensent",
             "send-update announce=198.51.100.12/32",
             (5, 1),
             None,
         ),
-        case("update-in-openconfirm", &confirm, (5, 2), None),
+        case(
+            "update-in-openconfirm",
+            &format!("{confirm}\nsend-update announce=198.51.100.13/32"),
+            (5, 2),
+            None,
+        ),
+        case(
+            "open-in-openconfirm",
+            &format!("{confirm}\nsend-open id={{ip}}"),
+            (5, 2),
+            None,
+        ),
+        case(
+            "open-in-established",
+            &format!("{up}\nsend-open id={{ip}}"),
+            (5, 3),
+            None,
+        ),
+        // RFC 7313 section 5: a BoRR of 3 bytes; the whole message goes
+        // back as data.
+        case(
+            "borr-of-3-bytes",
+            &format!("{up}\nsend-msg 5 000101"),
+            (7, 1),
+            Some(&refresh),
+        ),
+        // A plain ROUTE-REFRESH of 3 bytes: RFC 7313 leaves it to RFC 4271.
+        case(
+            "route-refresh-of-3-bytes",
+            &format!("{up}\nsend-msg 5 000100"),
+            (1, 2),
+            Some("0016"),
+        ),
+        // RFC 4271 section 4.2: a peer that stops talking.
+        case(
+            "silent-peer",
+            &format!("{up} hold=3\nkeepalives off\ntimeout 6000"),
+            (4, 0),
+            None,
+        ),
+        // RFC 4271 section 6.5: a NOTIFICATION is never answered.
+        Case {
+            name: "notification-from-peer",
+            body: format!("{up}\nsend-msg 3 0602"),
+            expect: None,
+            data: None,
+        },
         // Opt Parm Len 10 with 8 bytes after it.
         case(
             "cve-opt-len-past-end",
-            &open(14, "params=0a02060104000100_01"),
+            "send-open id={ip} params=0a02060104000100_01",
             (2, 0),
             None,
         ),
         // A parameter of 10 bytes in 6.
         case(
             "cve-param-len-past-end",
-            &open(15, "params=08020a0104000100_01"),
+            "send-open id={ip} params=08020a0104000100_01",
             (2, 0),
             None,
         ),
         // CVE-2022-43681: the parameter header cut at the end of the OPEN.
         case(
             "cve-param-header-at-end",
-            &open(16, "params=0102"),
+            "send-open id={ip} params=0102",
             (2, 0),
             None,
         ),
         // A 4-octet AS capability claiming 8 bytes in a 6-byte parameter.
         case(
             "cve-capability-overrun",
-            &open(17, "params=0802064108_0000fdea"),
+            "send-open id={ip} params=0802064108_0000fdea",
             (2, 0),
             None,
         ),
         // RFC 9072: extended length 0x20 over 9 bytes.
         case(
             "rfc9072-length-disagrees",
-            &open(18, "params=ffff0020_020006_0104000100_01"),
+            "send-open id={ip} params=ffff0020_020006_0104000100_01",
             (2, 0),
             None,
         ),
         // RFC 9072: a parameter of 16 bytes in 6.
         case(
             "rfc9072-param-overrun",
-            &open(19, "params=ffff0009_020010_0104000100_01"),
+            "send-open id={ip} params=ffff0009_020010_0104000100_01",
             (2, 0),
             None,
         ),
         // RFC 9072: the extended length itself cut short.
         case(
             "rfc9072-cut-short",
-            &open(20, "params=ffff00"),
+            "send-open id={ip} params=ffff00",
             (2, 0),
             None,
         ),
@@ -186,10 +242,10 @@ fn session_errors_get_their_notification_and_the_speaker_carries_on() {
         pids.push(topo.speaker.pid());
         for (c, &ip) in cases.iter().zip(&addrs) {
             let script = format!(
-                "{}\n{}\n{}\nexpect-closed\n",
+                "{}\n{}\n{}\n",
                 connect(ip, 5000),
-                c.body,
-                c.expect_notification()
+                c.body(ip),
+                c.expectation()
             );
             topo.script(c.name, &script)
                 .with_context(|| format!("case {}", c.name))?;
@@ -355,11 +411,102 @@ fn rfc7606_verdicts_on_an_established_session() {
             "{peer}"
         );
         ensure!(topo.verdicts(us) == expected, "{:?}", topo.verdicts(us));
+
+        // A second connection from the same peer, while the session is
+        // Established and without graceful restart, is the one closed
+        // (RFC 4271 section 6.8): 6/7, and the first session stays.
+        let mut second = RawSession::start(&topo.pair.b, lab, "second")?;
+        pids.push(second.pid());
+        second.steps(&format!(
+            "connect {DUT} from={us}\nexpect-open\nsend-open id={us}\n\
+             expect-notification 6 7\nexpect-closed"
+        ))?;
+        raw.step("expect-quiet 300")?;
+        send_quietly(&mut raw, &format!("announce={p} community=65002:31"))?;
+        topo.wait_route(p, "after the collision", |a| has_community(a, 65002, 31))?;
+        let peer = topo.peer(us)?;
+        ensure!(
+            peer["state"] == "Established" && peer["flaps"] == 0,
+            "{peer}"
+        );
         topo.check_alive()
     })
     .unwrap();
     assert_cleaned_up(&names, &pids, &[]);
     eprintln!("RFC 7606 verdicts: {:?}", started.elapsed());
+}
+
+#[test]
+fn rfc6793_as4_attributes_on_a_two_octet_session() {
+    if !netns_available("rfc6793_as4_attributes_on_a_two_octet_session") {
+        return;
+    }
+    let started = Instant::now();
+    let mut names = Vec::new();
+    let mut pids = Vec::new();
+    Lab::run("adv-as4", |lab| -> anyhow::Result<()> {
+        let us = peer_ip(0);
+        let mut topo = Topo::start(lab, &[us], &[])?;
+        names = topo.pair.names();
+        pids.push(topo.speaker.pid());
+        let mut raw = RawSession::start(&topo.pair.b, lab, "two-octet")?;
+        pids.push(raw.pid());
+        raw.steps(&format!(
+            "{}\nwait-established id={us} caps=two-octet",
+            connect(us, 5000)
+        ))?;
+        let p = "198.51.100.8/32";
+        let path = |a: &Value| a["as_path"]["segments"][0]["asns"].clone();
+        // AS_PATH 65002 AS_TRANS with AS4_PATH 65002 4200000001: merged
+        // (RFC 6793 section 4.2.3).
+        let as4 = "as-path=65002,23456 raw=c0:11:02020000fdeafa56ea01";
+        send_quietly(&mut raw, &format!("announce={p} {as4} community=65002:1"))?;
+        let a = topo.wait_route(p, "merged", |a| has_community(a, 65002, 1))?;
+        ensure!(path(&a) == json!([65002, 4_200_000_001u32]), "{a}");
+        // A confederation segment in AS4_PATH: discarded (RFC 6793 section
+        // 6), so AS_PATH stands alone.
+        let confed = "as-path=65002,23456 raw=c0:11:03010000fdea";
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} {confed} community=65002:2"),
+        )?;
+        let a = topo.wait_route(p, "AS4_PATH dropped", |a| has_community(a, 65002, 2))?;
+        ensure!(path(&a) == json!([65002, 23456]), "{a}");
+        // An 8-byte AGGREGATOR is 4-octet, malformed here (RFC 7606
+        // section 7.7): discarded.
+        let aggregator = "raw=c0:07:0000fdeac000020a";
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} {aggregator} community=65002:3"),
+        )?;
+        let a = topo.wait_route(p, "AGGREGATOR dropped", |a| has_community(a, 65002, 3))?;
+        ensure!(a["aggregator"].is_null(), "{a}");
+        // A 7-byte AS4_AGGREGATOR: discarded, the AGGREGATOR stays as sent.
+        let as4_aggregator = "aggregator=23456:192.0.2.10 raw=c0:12:fa56ea01c00002";
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} {as4_aggregator} community=65002:4"),
+        )?;
+        let a = topo.wait_route(p, "AS4_AGGREGATOR dropped", |a| has_community(a, 65002, 4))?;
+        ensure!(a["aggregator"]["asn"] == 23456, "{a}");
+
+        raw.step("expect-quiet 300")?;
+        let expected = vec![
+            verdict(17, "AttributeDiscard"),
+            verdict(7, "AttributeDiscard"),
+            verdict(18, "AttributeDiscard"),
+        ];
+        ensure!(topo.verdicts(us) == expected, "{:?}", topo.verdicts(us));
+        let peer = topo.peer(us)?;
+        ensure!(
+            peer["state"] == "Established" && peer["flaps"] == 0,
+            "{peer}"
+        );
+        topo.check_alive()
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &pids, &[]);
+    eprintln!("RFC 6793 on a two-octet session: {:?}", started.elapsed());
 }
 
 /// UPDATEs that end the session: RFC 7606 session reset and AFI/SAFI
@@ -442,9 +589,8 @@ fn rfc7606_session_resets_send_their_notification() {
             raw.step(&format!("send-update announce={good} announce={v6}"))?;
             topo.wait_route(&good, "announced", |_| true)?;
             topo.wait_route(v6, "announced", |_| true)?;
-            raw.step(&c.body)?;
-            raw.step(&c.expect_notification()).context(c.name)?;
-            raw.step("expect-closed").context(c.name)?;
+            raw.steps(&c.body(ip))?;
+            raw.steps(&c.expectation()).context(c.name)?;
             // A reset session's routes go with it.
             topo.wait_gone(&good).context(c.name)?;
             topo.wait_gone(v6).context(c.name)?;

@@ -58,6 +58,8 @@ pub(crate) struct Peer {
     /// `connect ... retry=` consumed the speaker's OPEN; the next
     /// expect-open takes it.
     open_arrived: bool,
+    /// `keepalives off`: play a peer that stopped talking.
+    silent: bool,
 }
 
 impl Peer {
@@ -74,6 +76,7 @@ impl Peer {
             timeout: Duration::from_secs(5),
             updates: 0,
             open_arrived: false,
+            silent: false,
         }
     }
 
@@ -114,6 +117,10 @@ impl Peer {
             Step::ExpectUpdateCount(n) => self.expect_update_count(n),
             Step::ExpectQuiet(d) => self.expect_quiet(d),
             Step::ExpectClosed => self.expect("connection closed", |e| matches!(e, Event::Closed)),
+            Step::Keepalives(on) => {
+                self.silent = !on;
+                Ok(())
+            }
             Step::Sleep(d) => {
                 let until = Instant::now() + d;
                 while Instant::now() < until {
@@ -140,6 +147,7 @@ impl Peer {
         self.keepalive_every = None;
         self.updates = 0;
         self.open_arrived = false;
+        self.silent = false;
     }
 
     fn connect(
@@ -272,7 +280,8 @@ impl Peer {
     /// Reads what arrives until `until` (at most), sending KEEPALIVEs as
     /// they fall due; queues every decoded message.
     fn pump(&mut self, until: Instant) -> Result<()> {
-        if let Some(every) = self.keepalive_every
+        let keepalive_every = self.keepalive_every.filter(|_| !self.silent);
+        if let Some(every) = keepalive_every
             && self.stream.is_some()
             && self.last_sent.elapsed() >= every
         {
@@ -283,7 +292,7 @@ impl Peer {
             return Ok(());
         };
         let mut wait = until.saturating_duration_since(Instant::now());
-        if let Some(every) = self.keepalive_every {
+        if let Some(every) = keepalive_every {
             wait = wait.min(every.saturating_sub(self.last_sent.elapsed()));
         }
         stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;

@@ -29,8 +29,13 @@ pub(crate) fn open(opts: &Options) -> Result<(Vec<u8>, Open, u16)> {
             Capability::RouteRefresh,
             Capability::FourOctetAs(asn),
         ],
+        "two-octet" => vec![
+            Capability::MultiProtocol(AfiSafi::IPV4_UNICAST),
+            Capability::MultiProtocol(AfiSafi::IPV6_UNICAST),
+            Capability::RouteRefresh,
+        ],
         "none" => Vec::new(),
-        other => bail!("caps={other}: std or none"),
+        other => bail!("caps={other}: std, two-octet or none"),
     };
     let open = Open::new(asn, HoldTime::DEFAULT, id, caps);
     let params = match opts.get("params") {

@@ -344,6 +344,26 @@ fn rfc7606_verdicts_on_an_established_session() {
         restore(&mut raw, v6, 2)?;
         expected.push(verdict(1, "TreatAsWithdraw"));
 
+        // A semantically incorrect next hop (RFC 4271 section 6.3): the
+        // route is ignored (withdrawn), logged, without a NOTIFICATION.
+        let martians = [
+            (p, "next-hop=192.0.2.1", "the speaker's own address"),
+            (p, "next-hop=0.0.0.0", "0.0.0.0"),
+            (p, "next-hop=224.0.0.5", "multicast"),
+            (p, "next-hop=127.0.0.1", "loopback"),
+            (p, "next-hop=255.255.255.255", "broadcast"),
+            (v6, "next-hop6=::", "::"),
+            (v6, "next-hop6=ff02::5", "IPv6 multicast"),
+            (v6, "next-hop6=::1", "IPv6 loopback"),
+        ];
+        for (n, (prefix, next_hop, what)) in martians.iter().enumerate() {
+            let what = format!("next hop {what}");
+            send_quietly(&mut raw, &format!("announce={prefix} {next_hop}"))
+                .context(what.clone())?;
+            topo.wait_gone(prefix).context(what.clone())?;
+            restore(&mut raw, prefix, 40 + n as u16).context(what)?;
+        }
+
         // Attribute discard (sections 7.6, 7.7, RFC 6793 section 6): the
         // route stays, without the broken attribute.
         let full = "aggregator=65002:192.0.2.10 atomic-aggregate";

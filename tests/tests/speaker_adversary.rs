@@ -16,215 +16,16 @@ mod adversary;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use adversary::{DUT, RawSession, Topo, mp_reach_v6, peer_ip};
+use adversary::cases::{
+    connect, correct_session, discard_cases, has_community, reset_cases, session_cases,
+    withdraw_cases,
+};
+use adversary::{DUT, RawSession, Topo, peer_ip};
 use anyhow::{Context, ensure};
 use hostroute_tests::{Pair, assert_cleaned_up, netns_available};
 use lab::Lab;
 use lab::peers::{Exabgp, Neighbor, Peer, PeerConfig, Route};
 use serde_json::{Value, json};
-
-/// One case: what the raw peer sends (`{ip}` stands for its address),
-/// and the NOTIFICATION (code, subcode, data if checked) the speaker must
-/// answer with, if any.
-struct Case {
-    name: &'static str,
-    body: String,
-    expect: Option<(u8, u8)>,
-    data: Option<String>,
-}
-
-fn case(name: &'static str, body: &str, expect: (u8, u8), data: Option<&str>) -> Case {
-    Case {
-        name,
-        body: body.to_string(),
-        expect: Some(expect),
-        data: data.map(str::to_string),
-    }
-}
-
-impl Case {
-    fn body(&self, ip: Ipv4Addr) -> String {
-        self.body.replace("{ip}", &ip.to_string())
-    }
-
-    /// The script lines that check the speaker's answer.
-    fn expectation(&self) -> String {
-        let Some((code, subcode)) = self.expect else {
-            return "expect-closed".to_string();
-        };
-        let data = self.data.as_ref().map(|d| format!(" data={d}"));
-        let data = data.unwrap_or_default();
-        format!("expect-notification {code} {subcode}{data}\nexpect-closed")
-    }
-}
-
-/// Connects from `ip`, waiting out the speaker's damping of that neighbor.
-fn connect(ip: Ipv4Addr, retry_ms: u32) -> String {
-    format!("connect {DUT} from={ip} retry={retry_ms}")
-}
-
-/// A correct session from `ip` up to the speaker's End-of-RIB markers
-/// (IPv4 and IPv6 unicast), then closed.
-fn correct_session(ip: Ipv4Addr) -> String {
-    let connect = connect(ip, 8000);
-    format!("{connect}\nwait-established id={ip}\nexpect-update-count 2\nclose\n")
-}
-
-/// RFC 4271 sections 4.4, 6.1, 6.2, 6.5 and 8, RFC 6608, RFC 7313, and
-/// the OPEN shapes of CVE-2022-40302 / 40318 / 43681 (FRR) and RFC 9072.
-fn session_cases() -> Vec<Case> {
-    let up = "wait-established id={ip}";
-    let confirm = "send-open id={ip}\nexpect-open\nexpect-keepalive";
-    let mut refresh = "ff".repeat(16);
-    refresh.push_str("001605000101");
-    vec![
-        case(
-            "garbage-header",
-            "send 0123456789abcdef0123456789abcdef001304",
-            (1, 1),
-            None,
-        ),
-        case(
-            "wrong-marker",
-            "send fffffffffffffffffffffffffffffffe001304",
-            (1, 1),
-            None,
-        ),
-        case(
-            "header-length-18",
-            "send-msg 4 len=18",
-            (1, 2),
-            Some("0012"),
-        ),
-        case(
-            "header-length-4097",
-            "send-msg 2 len=4097",
-            (1, 2),
-            Some("1001"),
-        ),
-        case("unknown-type-9", "send-msg 9", (1, 3), Some("09")),
-        case("open-of-20-bytes", "send-msg 1 04", (1, 2), Some("0014")),
-        case(
-            "open-version-3",
-            "send-open id={ip} version=3",
-            (2, 1),
-            Some("0004"),
-        ),
-        case("hold-time-1", "send-open id={ip} hold=1", (2, 6), None),
-        case("hold-time-2", "send-open id={ip} hold=2", (2, 6), None),
-        case("wrong-peer-as", "send-open id={ip} as=65099", (2, 2), None),
-        case("bgp-id-0", "send-open id=0.0.0.0", (2, 3), None),
-        case(
-            "keepalive-of-20-bytes",
-            &format!("{up}\nsend-msg 4 00"),
-            (1, 2),
-            Some("0014"),
-        ),
-        case("keepalive-in-opensent", "send-keepalive", (5, 1), None),
-        case(
-            "update-in-opensent",
-            "send-update announce=198.51.100.12/32",
-            (5, 1),
-            None,
-        ),
-        case(
-            "update-in-openconfirm",
-            &format!("{confirm}\nsend-update announce=198.51.100.13/32"),
-            (5, 2),
-            None,
-        ),
-        case(
-            "open-in-openconfirm",
-            &format!("{confirm}\nsend-open id={{ip}}"),
-            (5, 2),
-            None,
-        ),
-        case(
-            "open-in-established",
-            &format!("{up}\nsend-open id={{ip}}"),
-            (5, 3),
-            None,
-        ),
-        // RFC 7313 section 5: a BoRR of 3 bytes; the whole message goes
-        // back as data.
-        case(
-            "borr-of-3-bytes",
-            &format!("{up}\nsend-msg 5 000101"),
-            (7, 1),
-            Some(&refresh),
-        ),
-        // A plain ROUTE-REFRESH of 3 bytes: RFC 7313 leaves it to RFC 4271.
-        case(
-            "route-refresh-of-3-bytes",
-            &format!("{up}\nsend-msg 5 000100"),
-            (1, 2),
-            Some("0016"),
-        ),
-        // RFC 4271 section 4.2: a peer that stops talking.
-        case(
-            "silent-peer",
-            &format!("{up} hold=3\nkeepalives off\ntimeout 6000"),
-            (4, 0),
-            None,
-        ),
-        // RFC 4271 section 6.5: a NOTIFICATION is never answered.
-        Case {
-            name: "notification-from-peer",
-            body: format!("{up}\nsend-msg 3 0602"),
-            expect: None,
-            data: None,
-        },
-        // Opt Parm Len 10 with 8 bytes after it.
-        case(
-            "cve-opt-len-past-end",
-            "send-open id={ip} params=0a02060104000100_01",
-            (2, 0),
-            None,
-        ),
-        // A parameter of 10 bytes in 6.
-        case(
-            "cve-param-len-past-end",
-            "send-open id={ip} params=08020a0104000100_01",
-            (2, 0),
-            None,
-        ),
-        // CVE-2022-43681: the parameter header cut at the end of the OPEN.
-        case(
-            "cve-param-header-at-end",
-            "send-open id={ip} params=0102",
-            (2, 0),
-            None,
-        ),
-        // A 4-octet AS capability claiming 8 bytes in a 6-byte parameter.
-        case(
-            "cve-capability-overrun",
-            "send-open id={ip} params=0802064108_0000fdea",
-            (2, 0),
-            None,
-        ),
-        // RFC 9072: extended length 0x20 over 9 bytes.
-        case(
-            "rfc9072-length-disagrees",
-            "send-open id={ip} params=ffff0020_020006_0104000100_01",
-            (2, 0),
-            None,
-        ),
-        // RFC 9072: a parameter of 16 bytes in 6.
-        case(
-            "rfc9072-param-overrun",
-            "send-open id={ip} params=ffff0009_020010_0104000100_01",
-            (2, 0),
-            None,
-        ),
-        // RFC 9072: the extended length itself cut short.
-        case(
-            "rfc9072-cut-short",
-            "send-open id={ip} params=ffff00",
-            (2, 0),
-            None,
-        ),
-    ]
-}
 
 #[test]
 fn session_errors_get_their_notification_and_the_speaker_carries_on() {
@@ -272,13 +73,6 @@ fn send_quietly(raw: &mut RawSession, update: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn has_community(attrs: &Value, asn: u16, value: u16) -> bool {
-    let c = (u32::from(asn) << 16) | u32::from(value);
-    attrs["communities"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x.as_u64() == Some(u64::from(c))))
-}
-
 fn verdict(type_code: u8, action: &str) -> (u8, String) {
     (type_code, action.to_string())
 }
@@ -317,27 +111,20 @@ fn rfc7606_verdicts_on_an_established_session() {
         restore(&mut raw, p, 1)?;
         restore(&mut raw, v6, 1)?;
 
-        // Treat-as-withdraw (RFC 7606 sections 7.1-7.4, 7.8 and 4): the
-        // route goes, the session stays, the next valid UPDATE is taken.
-        let withdraws = [
-            ("ORIGIN 5", "omit=1 raw=40:01:05", 1),
-            ("AS_PATH segment cut short", "omit=2 raw=40:02:0201", 2),
-            ("NEXT_HOP of 3 bytes", "omit=3 raw=40:03:c00002", 3),
-            ("COMMUNITIES of 3 bytes", "raw=c0:08:fde801", 8),
-            ("MED of 3 bytes", "raw=80:04:000005", 4),
-            (
-                "COMMUNITIES overrunning the list",
-                "raw-tail=c0080800000001",
-                8,
-            ),
-        ];
+        // Treat-as-withdraw (RFC 7606): the route goes, the session stays,
+        // the next valid UPDATE is taken.
         let mut expected = Vec::new();
-        for (n, (what, bad, code)) in withdraws.iter().enumerate() {
-            send_quietly(&mut raw, &format!("announce={p} {bad}")).context(*what)?;
-            topo.wait_gone(p).context(*what)?;
+        for (n, (what, bad, code)) in withdraw_cases().into_iter().enumerate() {
+            send_quietly(&mut raw, &format!("announce={p} {bad}")).context(what)?;
+            topo.wait_gone(p).context(what)?;
             restore(&mut raw, p, 10 + n as u16).with_context(|| format!("after {what}"))?;
-            expected.push(verdict(*code, "TreatAsWithdraw"));
+            expected.push(verdict(code, "TreatAsWithdraw"));
         }
+        // NLRI without any attribute: all three well-known ones missing.
+        raw.steps("send-msg 2 0000_0000_20c6336407\nexpect-quiet 200")?;
+        topo.wait_gone(p).context("NLRI without attributes")?;
+        expected.extend([1, 2, 3].map(|code| verdict(code, "TreatAsWithdraw")));
+        restore(&mut raw, p, 3)?;
         // The same for an IPv6 route in MP_REACH_NLRI.
         send_quietly(&mut raw, &format!("announce={v6} omit=1 raw=40:01:05"))?;
         topo.wait_gone(v6).context("IPv6 with ORIGIN 5")?;
@@ -364,48 +151,24 @@ fn rfc7606_verdicts_on_an_established_session() {
             restore(&mut raw, prefix, 40 + n as u16).context(what)?;
         }
 
-        // Attribute discard (sections 7.6, 7.7, RFC 6793 section 6): the
-        // route stays, without the broken attribute.
+        // Attribute discard: the route stays, without the broken attribute.
         let full = "aggregator=65002:192.0.2.10 atomic-aggregate";
         send_quietly(&mut raw, &format!("announce={p} {full} community=65002:20"))?;
         topo.wait_route(p, "with AGGREGATOR", |a| {
             has_community(a, 65002, 20) && !a["aggregator"].is_null()
         })?;
-        let as4 = format!("{full} raw=c0:11:0201000000");
-        // (what, bad attributes, type, AGGREGATOR kept, ATOMIC_AGGREGATE kept)
-        let discards = [
-            (
-                "AGGREGATOR of 7 bytes",
-                "atomic-aggregate raw=c0:07:0000fdeac00002",
-                7,
-                false,
-                true,
-            ),
-            (
-                "ATOMIC_AGGREGATE of 1 byte",
-                "aggregator=65002:192.0.2.10 raw=40:06:01",
-                6,
-                true,
-                false,
-            ),
-            ("AS4_PATH segment cut short", as4.as_str(), 17, true, true),
-        ];
-        for (n, (what, bad, code, aggregator, atomic)) in discards.iter().enumerate() {
+        for (n, d) in discard_cases().iter().enumerate() {
             let tag = 21 + n as u16;
-            let update = format!("announce={p} community=65002:{tag} {bad}");
-            send_quietly(&mut raw, &update).context(*what)?;
+            let update = format!("announce={p} community=65002:{tag} {}", d.bad);
+            send_quietly(&mut raw, &update).context(d.what)?;
             let a = topo
-                .wait_route(p, &format!("updated by {what}"), |a| {
+                .wait_route(p, &format!("updated by {}", d.what), |a| {
                     has_community(a, 65002, tag)
                 })
-                .context(*what)?;
-            ensure!(
-                a["as_path"]["segments"][0]["asns"] == json!([65002])
-                    && a["aggregator"].is_null() != *aggregator
-                    && a["atomic_aggregate"] == *atomic,
-                "{what}: {a}"
-            );
-            expected.push(verdict(*code, "AttributeDiscard"));
+                .context(d.what)?;
+            let path = &a["as_path"]["segments"][0]["asns"];
+            ensure!(*path == json!([65002]) && (d.kept)(&a), "{}: {a}", d.what);
+            expected.push(verdict(d.type_code, "AttributeDiscard"));
         }
 
         // An unknown optional transitive attribute is kept and passed on
@@ -527,63 +290,6 @@ fn rfc6793_as4_attributes_on_a_two_octet_session() {
     .unwrap();
     assert_cleaned_up(&names, &pids, &[]);
     eprintln!("RFC 6793 on a two-octet session: {:?}", started.elapsed());
-}
-
-/// UPDATEs that end the session: RFC 7606 session reset and AFI/SAFI
-/// disable (done by resetting), and RFC 4271 structural errors.
-fn reset_cases() -> anyhow::Result<Vec<Case>> {
-    let v6 = "2001:db8:7::30/128";
-    let mp = mp_reach_v6(&[v6], "2001:db8::2", 16)?;
-    let bad_nh = mp_reach_v6(&[v6], "2001:db8::2", 12)?;
-    let bad_nh_attr = format!("900e{:04x}{bad_nh}", bad_nh.len() / 2);
-    let update = |s: &str| format!("send-update {s}");
-    Ok(vec![
-        // RFC 7606 section 3 g.
-        case(
-            "duplicate MP_REACH_NLRI",
-            &update(&format!("announce={v6} raw=90:0e:{mp}")),
-            (3, 1),
-            Some(""),
-        ),
-        // RFC 4271 section 6.3: an unrecognized well-known attribute, sent
-        // back as data.
-        case(
-            "unrecognized well-known 0x63",
-            &update("announce=198.51.100.31/32 raw=40:63:00"),
-            (3, 2),
-            Some("40630100"),
-        ),
-        // RFC 7606 section 7.11: AFI/SAFI disable, which this speaker does
-        // by resetting, with the attribute as data.
-        case(
-            "MP_REACH next hop of 12 bytes",
-            &update(&format!("raw=90:0e:{bad_nh}")),
-            (3, 9),
-            Some(&bad_nh_attr),
-        ),
-        // RFC 7606 section 3 j: an MP_REACH_NLRI cut off by the end of the
-        // attribute list cannot be parsed, so its prefixes cannot be
-        // withdrawn: AFI/SAFI disable, not treat-as-withdraw.
-        case(
-            "MP_REACH overrunning the list",
-            &update(&format!("raw-tail=900e0040{mp}")),
-            (3, 1),
-            Some(""),
-        ),
-        // RFC 4271 section 6.3, RFC 7606 section 5.3.
-        case(
-            "NLRI prefix length 33",
-            &update("announce=198.51.100.33/32 nlri-raw=21c633640700"),
-            (3, 10),
-            None,
-        ),
-        case(
-            "withdrawn length overrun",
-            "send-msg 2 00ff0000",
-            (3, 1),
-            None,
-        ),
-    ])
 }
 
 #[test]

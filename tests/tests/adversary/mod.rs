@@ -12,6 +12,8 @@
 //! damping of one misbehaving neighbor (RFC 4271 IdleHoldTimer) never
 //! slows another case down.
 
+pub mod cases;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixStream;

@@ -33,7 +33,7 @@
     )
 )]
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ use proto::bgp::{AfiSafi, Community, LargeCommunity, Notification};
 use serde::{Deserialize, Serialize};
 
 use crate::rib::SourceId;
-use crate::rib::attrs::PathAttrs;
+use crate::rib::attrs::{NextHop, PathAttrs};
 use crate::rib::best::SourceKind;
 
 /// Everything configured for one peer.
@@ -168,6 +168,8 @@ pub enum Reject {
     OriginatorIsUs,
     #[error("our cluster id is in the CLUSTER_LIST (RFC 4456)")]
     ClusterLoop,
+    #[error("next hop {0} is not a host address of the peer's (RFC 4271 section 6.3)")]
+    NextHop(IpAddr),
 }
 
 /// The session facts import checks need.
@@ -177,12 +179,16 @@ pub struct ImportContext {
     pub router_id: Ipv4Addr,
     pub peer_asn: u32,
     pub external: bool,
+    /// Our addresses on the session: no route may point back at us.
+    pub local_v4: Option<Ipv4Addr>,
+    pub local_v6: Option<Ipv6Addr>,
 }
 
 /// Checks that hold whatever the policy: no AS loop, the first AS of an
-/// eBGP route is the peer's (RFC 4271 section 6.3), no reflection loop
-/// (RFC 4456 section 8).
+/// eBGP route is the peer's and the next hop is a plausible one (RFC 4271
+/// section 6.3), no reflection loop (RFC 4456 section 8).
 pub fn check_path(attrs: &PathAttrs, cx: &ImportContext) -> Result<(), Reject> {
+    check_next_hop(&attrs.next_hop, cx)?;
     if attrs.as_path.contains(cx.local_asn) {
         return Err(Reject::AsLoop(cx.local_asn));
     }
@@ -202,6 +208,40 @@ pub fn check_path(attrs: &PathAttrs, cx: &ImportContext) -> Result<(), Reject> {
         return Err(Reject::ClusterLoop);
     }
     Ok(())
+}
+
+/// RFC 4271 section 6.3: a NEXT_HOP must be a valid host address and
+/// not one of the receiving speaker's; a route that breaks this is
+/// ignored, without a NOTIFICATION. The same goes for the global next hop
+/// of MP_REACH_NLRI (RFC 4760 section 3, RFC 2545 section 3), an
+/// IPv4-mapped one judged as the IPv4 address it carries.
+fn check_next_hop(next_hop: &NextHop, cx: &ImportContext) -> Result<(), Reject> {
+    let bad_v4 = |a: Ipv4Addr| {
+        a.is_unspecified()
+            || a.is_loopback()
+            || a.is_multicast()
+            || a.is_broadcast()
+            || Some(a) == cx.local_v4
+    };
+    let bad = match *next_hop {
+        // Only local routes have no next hop; a learned route without one
+        // never gets this far (RFC 7606 section 3 d).
+        NextHop::Local => false,
+        NextHop::V4(a) => bad_v4(a),
+        NextHop::V6 { global, .. } => match global.to_ipv4_mapped() {
+            Some(a) => bad_v4(a),
+            None => {
+                global.is_unspecified()
+                    || global.is_loopback()
+                    || global.is_multicast()
+                    || Some(global) == cx.local_v6
+            }
+        },
+    };
+    match next_hop.address() {
+        Some(a) if bad => Err(Reject::NextHop(a)),
+        _ => Ok(()),
+    }
 }
 
 fn in_pools(pools: &[IpNet], prefix: &IpNet) -> bool {
@@ -396,6 +436,8 @@ mod tests {
             router_id: "10.255.0.1".parse().unwrap(),
             peer_asn: if external { 65001 } else { 65000 },
             external,
+            local_v4: Some("192.0.2.1".parse().unwrap()),
+            local_v6: Some("2001:db8::1".parse().unwrap()),
         }
     }
 
@@ -454,6 +496,49 @@ mod tests {
             })
         );
         assert_eq!(check_path(&attrs, &cx(false)), Ok(()), "iBGP: no check");
+    }
+
+    #[test]
+    fn import_ignores_routes_whose_next_hop_is_not_a_host_of_the_peers() {
+        let with = |next_hop: NextHop| PathAttrs {
+            as_path: AsPath::sequence(vec![65001]),
+            next_hop,
+            ..PathAttrs::default()
+        };
+        let v4 = |s: &str| NextHop::V4(s.parse().unwrap());
+        let v6 = |s: &str| NextHop::V6 {
+            global: s.parse().unwrap(),
+            link_local: None,
+        };
+        for good in [v4("192.0.2.2"), v6("2001:db8::2"), v6("::ffff:192.0.2.2")] {
+            assert_eq!(check_path(&with(good), &cx(true)), Ok(()), "{good:?}");
+        }
+        let bad = [
+            v4("192.0.2.1"),
+            v4("0.0.0.0"),
+            v4("127.0.0.1"),
+            v4("224.0.0.5"),
+            v4("255.255.255.255"),
+            v6("2001:db8::1"),
+            v6("::"),
+            v6("::1"),
+            v6("ff02::5"),
+            v6("::ffff:192.0.2.1"),
+        ];
+        for nh in bad {
+            let address = nh.address().unwrap();
+            for external in [true, false] {
+                let attrs = PathAttrs {
+                    as_path: AsPath::sequence(if external { vec![65001] } else { vec![] }),
+                    ..with(nh)
+                };
+                assert_eq!(
+                    check_path(&attrs, &cx(external)),
+                    Err(Reject::NextHop(address)),
+                    "{nh:?}"
+                );
+            }
+        }
     }
 
     #[test]

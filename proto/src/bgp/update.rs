@@ -159,6 +159,20 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8], external: bool)
         // withdraw is impossible and section 5.3 calls for AFI/SAFI disable
         // or session reset (below).
         E::ListOverrun if !mp => return Action::TreatAsWithdraw,
+        E::ListOverrun => {
+            // The list itself is malformed: "Malformed Attribute List".
+            let list = Notification::new(
+                ErrorCode::Update(UpdateError::MalformedAttributeList),
+                Vec::new(),
+            );
+            return match mp_family(raw) {
+                Some(family) => Action::AfiSafiDisable {
+                    family,
+                    notification: list,
+                },
+                None => Action::SessionReset(list),
+            };
+        }
         // RFC 7606 section 3 c: an Optional or Transitive bit in conflict is
         // treat-as-withdraw whatever the attribute, unless its specification
         // says otherwise; sections 7.6 and 7.7 (attribute discard for
@@ -192,13 +206,8 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8], external: bool)
         }
         // RFC 7606 section 7.11: the NLRI cannot be trusted past a bad MP header.
         attr::MP_REACH_NLRI | attr::MP_UNREACH_NLRI => {
-            let value_at = if raw.first().is_some_and(|f| f & flags::EXTENDED_LENGTH != 0) {
-                4
-            } else {
-                3
-            };
             let notification = notify(UpdateError::OptionalAttributeError);
-            match raw.get(value_at..).and_then(mp::peek_family) {
+            match mp_family(raw) {
                 Some(family) => Action::AfiSafiDisable {
                     family,
                     notification,
@@ -211,6 +220,17 @@ fn action_for(type_code: u8, error: &AttributeError, raw: &[u8], external: bool)
         // RFC 7606 sections 7.1-7.5, 7.8-7.10, 7.14, RFC 8092 section 6.
         _ => Action::TreatAsWithdraw,
     }
+}
+
+/// The AFI and SAFI of an MP attribute, from its raw bytes (header and
+/// value, or as much of them as there is).
+fn mp_family(raw: &[u8]) -> Option<AfiSafi> {
+    let value_at = if raw.first().is_some_and(|f| f & flags::EXTENDED_LENGTH != 0) {
+        4
+    } else {
+        3
+    };
+    raw.get(value_at..).and_then(mp::peek_family)
 }
 
 impl Update {

@@ -120,6 +120,48 @@ fn attribute_overrunning_the_list_is_treat_as_withdraw_and_nlri_still_found() {
     assert!(d.problems.iter().any(|p| p.error == E::ListOverrun));
 }
 
+/// RFC 7606 section 3 j: treat-as-withdraw needs the MP_REACH_NLRI
+/// parsed; one that overruns the list takes its family down instead.
+#[test]
+fn mp_reach_overrunning_the_list_disables_its_family_not_treat_as_withdraw() {
+    // IPv6 unicast, next hop 2001:db8::2, 2001:db8:7::7/128: 38 bytes of
+    // value under an extended length that claims 64.
+    let mut mp = vec![0x90, 14, 0, 64, 0, 2, 1, 16];
+    mp.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    mp.extend_from_slice(&[
+        0, 128, 0x20, 0x01, 0x0d, 0xb8, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7,
+    ]);
+    let d = decode(&body(
+        &[],
+        &[ORIGIN_IGP, AS_PATH_65001, &mp[..]].concat(),
+        &[],
+    ));
+    let p = only_problem(&d);
+    assert_eq!((p.type_code, &p.error), (14, &E::ListOverrun));
+    let Action::AfiSafiDisable {
+        family,
+        notification,
+    } = &p.action
+    else {
+        panic!("{p:?}")
+    };
+    assert_eq!(*family, AfiSafi::IPV6_UNICAST);
+    assert_eq!(notification.error.codes(), (3, 1));
+    // Too short even for its family: nothing to disable, so a reset.
+    let d = decode(&body(
+        &[],
+        &[ORIGIN_IGP, &[0x80, 15, 9, 0, 2]].concat(),
+        &[],
+    ));
+    let p = only_problem(&d);
+    assert_eq!(p.error, E::ListOverrun);
+    assert!(matches!(&p.action, Action::SessionReset(n) if n.error.codes() == (3, 1)));
+    // Any other attribute overrunning the list stays treat-as-withdraw.
+    let overrun: &[u8] = &[0xc0, 8, 8, 0, 0, 0, 1];
+    let d = decode(&body(&[], &[&good_attrs()[..], overrun].concat(), HOST));
+    assert_eq!(only_problem(&d).action, Action::TreatAsWithdraw);
+}
+
 #[test]
 fn malformed_origin_as_path_next_hop_med_communities_are_treat_as_withdraw() {
     let bad: [&[u8]; 9] = [

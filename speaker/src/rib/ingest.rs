@@ -37,6 +37,7 @@ impl Rib {
             .ok_or(RibError::UnknownPeer(id))?;
         let peer = src.peer.clone().ok_or(RibError::UnknownPeer(id))?;
         let session = src.session.as_ref().ok_or(RibError::NoSession(id))?;
+        let (local_v4, local_v6) = (session.local_v4, session.local_v6);
         let mut outcome = UpdateOutcome::default();
         let received = match Received::from_update(decoded, session.context.four_octet_as) {
             Ok(r) => r,
@@ -84,6 +85,8 @@ impl Rib {
             router_id: self.config.router_id,
             peer_asn: peer.asn,
             external,
+            local_v4,
+            local_v6,
         };
         let policy = peer.policy.import_policy(external);
         'groups: for group in received.announced {
@@ -94,7 +97,12 @@ impl Rib {
             let policy = match verdict {
                 Ok(p) => p,
                 Err(reject) => {
-                    debug!(peer = %peer.address, %reject, routes = group.nlri.len(), "rejected");
+                    if let Reject::NextHop(_) = reject {
+                        // RFC 4271 section 6.3: logged, the routes ignored.
+                        warn!(peer = %peer.address, %reject, routes = group.nlri.len(), "rejected");
+                    } else {
+                        debug!(peer = %peer.address, %reject, routes = group.nlri.len(), "rejected");
+                    }
                     for n in group.nlri.iter().filter(|n| allowed(&n.prefix)) {
                         outcome.rejected += 1;
                         self.set_path(n.prefix, id, n.path_id.unwrap_or(0), None);

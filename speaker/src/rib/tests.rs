@@ -504,6 +504,27 @@ fn import_rejects_outside_pools_loops_and_wrong_first_as() {
 }
 
 #[test]
+fn rfc4271_a_next_hop_of_ours_or_not_a_host_ignores_the_route() {
+    let mut rib = rib();
+    let tor = peer(&mut rib, "192.0.2.9", 65100, "192.0.2.9", tor_policy());
+    let ok = net("10.1.1.5/32");
+    for bad in ["192.0.2.5", "0.0.0.0", "224.0.0.5", "127.0.0.1"] {
+        rib.apply_update(tor, &announce(&[ok], &[65100], vec![]))
+            .unwrap();
+        assert!(rib.best(&ok).is_some());
+        let mut u = announce(&[ok], &[65100], vec![]);
+        for a in &mut u.update.attributes {
+            if let AttributeValue::NextHop(nh) = &mut a.value {
+                *nh = bad.parse().unwrap();
+            }
+        }
+        let out = rib.apply_update(tor, &u).unwrap();
+        assert_eq!((out.accepted, out.rejected), (0, 1), "{bad}");
+        assert!(rib.best(&ok).is_none(), "{bad}: the earlier path goes too");
+    }
+}
+
+#[test]
 fn max_prefix_warns_then_returns_a_teardown() {
     let mut rib = rib();
     let policy = PeerPolicy {

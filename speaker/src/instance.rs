@@ -530,6 +530,9 @@ impl Owner {
                     memory: self.rib.memory(),
                 });
             }
+            Command::PrefixCount { reply } => {
+                let _ = reply.send(self.rib.len());
+            }
             Command::HighestSequence { prefix, reply } => {
                 let _ = reply.send(self.rib.highest_sequence_seen(&prefix));
             }

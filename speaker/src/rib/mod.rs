@@ -218,6 +218,10 @@ struct Source {
     /// The peer's BGP identifier from its last OPEN (ours for LOCAL).
     router_id: Ipv4Addr,
     session: Option<SessionInfo>,
+    /// The Adj-RIB-Out was brought in line with the Loc-RIB by the last
+    /// [`Rib::export_all`], so it holds nothing a change's `old` does not
+    /// account for; false from session up until the next `export_all`.
+    synced: bool,
     /// Accepted prefixes per family (IPv4, IPv6), for max-prefix.
     counts: [u32; 2],
     warned: [bool; 2],
@@ -336,6 +340,7 @@ impl Rib {
             peer: None,
             router_id: config.router_id,
             session: None,
+            synced: false,
             counts: [0; 2],
             warned: [false; 2],
             disabled: Vec::new(),
@@ -367,6 +372,7 @@ impl Rib {
             peer: Some(Arc::new(peer)),
             router_id: Ipv4Addr::UNSPECIFIED,
             session: None,
+            synced: false,
             counts: [0; 2],
             warned: [false; 2],
             disabled: Vec::new(),

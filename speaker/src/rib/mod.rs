@@ -603,16 +603,27 @@ impl Rib {
     /// prefix; prefixes that ended as they began are left out.
     pub fn take_changes(&mut self) -> Vec<RouteChange> {
         let mut all = std::mem::take(&mut self.changes);
-        all.sort_by_key(|c| c.prefix);
-        let mut out: Vec<RouteChange> = Vec::with_capacity(all.len());
-        for c in all {
-            match out.last_mut() {
-                Some(last) if last.prefix == c.prefix => last.new = c.new,
-                _ => out.push(c),
-            }
+        // A table dump arrives in prefix order, each prefix once: then
+        // there is nothing to sort or coalesce. Otherwise sort (stably, so
+        // a prefix's changes stay in order) and coalesce in place.
+        if !all.is_sorted_by(|a, b| a.prefix < b.prefix) {
+            all.sort_by_key(|c| c.prefix);
+            all.dedup_by(|later, earlier| {
+                let same = later.prefix == earlier.prefix;
+                if same {
+                    earlier.new = later.new.take();
+                }
+                same
+            });
         }
-        out.retain(|c| c.old != c.new);
-        out
+        all.retain(|c| c.old != c.new);
+        all
+    }
+
+    /// Route changes queued since the last [`Rib::take_changes`], before
+    /// coalescing: the owner flushes when a batch grows this large.
+    pub fn pending_changes(&self) -> usize {
+        self.changes.len()
     }
 
     /// Drains the events since the last call.

@@ -62,7 +62,7 @@ use tracing::{info, warn};
 pub use attrs::{Interner, NextHop, PathAttrs, Received, UnknownAttr, family_of};
 pub use best::{Candidate, Reason, SourceKind, compare, select};
 pub use out::SessionInfo;
-use table::{Path, Paths, Table, flags};
+use table::{Entry, Path, Paths, Table, flags};
 
 use crate::policy::{PeerPolicy, Teardown};
 
@@ -412,8 +412,8 @@ impl Rib {
         } = self;
         let fam = family_index(&prefix);
         let announcing = attrs.is_some();
-        let existed = match table.get_mut(&prefix) {
-            None => {
+        let existed = match table.entry(&prefix) {
+            Entry::Vacant(slot) => {
                 let Some(attrs) = attrs else {
                     return false;
                 };
@@ -424,10 +424,10 @@ impl Rib {
                     old: None,
                     new: Some(Best::of(&path)),
                 });
-                table.insert_new(&prefix, path);
+                slot.insert(path);
                 false
             }
-            Some(paths) => {
+            Entry::Occupied(paths) => {
                 let old = paths.best().map(Best::of);
                 let local_touched = source == SourceId::LOCAL && announcing;
                 let existed = match attrs {

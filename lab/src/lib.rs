@@ -23,17 +23,24 @@
 //! Declare namespaces before the peers that run in them, so peers drop
 //! first; a namespace still kills whatever runs inside when it goes.
 //!
+//! Benchmarks (`src/bin/bench-*`) build on [`bench`] (one clock across
+//! namespaces, memory from `/proc`) and [`rawbgp`] (a bare BGP session for
+//! the feeder and the latency probe), and run BIRD beside hostroute in the
+//! same run.
+//!
 //! Waiting is always bounded: [`wait_until`] polls a condition for at most
 //! a given time, and every daemon launcher waits for its control socket
 //! with [`peers::START_TIMEOUT`].
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod error;
 pub mod link;
 pub mod netns;
 pub mod peers;
 pub mod process;
+pub mod rawbgp;
 pub mod run;
 
 pub use error::{Error, Result};

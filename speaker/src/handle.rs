@@ -37,6 +37,9 @@ pub(crate) enum Command {
     Summary {
         reply: oneshot::Sender<RibSummary>,
     },
+    PrefixCount {
+        reply: oneshot::Sender<usize>,
+    },
     HighestSequence {
         prefix: IpNet,
         reply: oneshot::Sender<Option<Sequence>>,
@@ -166,6 +169,12 @@ impl SpeakerHandle {
 
     pub async fn summary(&self) -> Result<RibSummary, Stopped> {
         self.ask(|reply| Command::Summary { reply }).await
+    }
+
+    /// Prefixes in the RIB: what [`SpeakerHandle::summary`] reports as
+    /// `prefixes`, without the memory walk, so it can be polled often.
+    pub async fn prefix_count(&self) -> Result<usize, Stopped> {
+        self.ask(|reply| Command::PrefixCount { reply }).await
     }
 
     /// The highest mobility sequence seen for `prefix`, local or learned.

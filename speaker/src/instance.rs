@@ -8,8 +8,9 @@
 //!  timers (next_deadline)  +-----------------------------+
 //! ```
 //!
-//! Each turn handles one event, then drains what else is ready (bounded),
-//! then flushes: RIB changes are exported to every peer as packed UPDATEs
+//! Each turn handles one event, then drains what else is ready (bounded:
+//! [`DRAIN`] events or [`BATCH`] route changes, whichever comes first), then
+//! flushes: RIB changes are exported to every peer as packed UPDATEs
 //! and published to subscribers. That is the "no MRAI, coalesced within one
 //! turn" rule: an originate reaches the wire at the end of the turn that
 //! handled it.
@@ -217,6 +218,12 @@ struct Owner {
 /// Events handled per turn before flushing, so a busy feed still flushes.
 const DRAIN: usize = 512;
 
+/// Route changes after which a turn stops draining and flushes. An UPDATE
+/// carries up to ~800 host routes, so 512 of them could queue 400,000
+/// changes (tens of MB, and a turn of a few hundred ms before a timer or
+/// command is served); this keeps a batch to a few MB and milliseconds.
+const BATCH: usize = 16_384;
+
 impl Owner {
     async fn run(
         mut self,
@@ -249,6 +256,9 @@ impl Owner {
                 () = sleep_until(deadline) => self.timers(),
             }
             for _ in 0..DRAIN {
+                if self.rib.pending_changes() >= BATCH {
+                    break;
+                }
                 if let Ok(ev) = conn_rx.try_recv() {
                     self.conn_event(ev);
                 } else if let Ok(cmd) = cmd_rx.try_recv() {
@@ -634,6 +644,9 @@ impl Owner {
                     prefixes: self.rib.len(),
                     memory: self.rib.memory(),
                 });
+            }
+            Command::PrefixCount { reply } => {
+                let _ = reply.send(self.rib.len());
             }
             Command::HighestSequence { prefix, reply } => {
                 let _ = reply.send(self.rib.highest_sequence_seen(&prefix));

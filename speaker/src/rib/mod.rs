@@ -62,7 +62,7 @@ use tracing::{info, warn};
 pub use attrs::{Interner, NextHop, PathAttrs, Received, UnknownAttr, family_of};
 pub use best::{Candidate, Reason, SourceKind, compare, select};
 pub use out::SessionInfo;
-use table::{Path, Paths, Table, flags};
+use table::{Entry, Path, Paths, Table, flags};
 
 use crate::policy::{PeerPolicy, Teardown};
 
@@ -218,6 +218,10 @@ struct Source {
     /// The peer's BGP identifier from its last OPEN (ours for LOCAL).
     router_id: Ipv4Addr,
     session: Option<SessionInfo>,
+    /// The Adj-RIB-Out was brought in line with the Loc-RIB by the last
+    /// [`Rib::export_all`], so it holds nothing a change's `old` does not
+    /// account for; false from session up until the next `export_all`.
+    synced: bool,
     /// Accepted prefixes per family (IPv4, IPv6), for max-prefix.
     counts: [u32; 2],
     warned: [bool; 2],
@@ -336,6 +340,7 @@ impl Rib {
             peer: None,
             router_id: config.router_id,
             session: None,
+            synced: false,
             counts: [0; 2],
             warned: [false; 2],
             disabled: Vec::new(),
@@ -367,6 +372,7 @@ impl Rib {
             peer: Some(Arc::new(peer)),
             router_id: Ipv4Addr::UNSPECIFIED,
             session: None,
+            synced: false,
             counts: [0; 2],
             warned: [false; 2],
             disabled: Vec::new(),
@@ -406,8 +412,8 @@ impl Rib {
         } = self;
         let fam = family_index(&prefix);
         let announcing = attrs.is_some();
-        let existed = match table.get_mut(&prefix) {
-            None => {
+        let existed = match table.entry(&prefix) {
+            Entry::Vacant(slot) => {
                 let Some(attrs) = attrs else {
                     return false;
                 };
@@ -418,10 +424,10 @@ impl Rib {
                     old: None,
                     new: Some(Best::of(&path)),
                 });
-                table.insert_new(&prefix, path);
+                slot.insert(path);
                 false
             }
-            Some(paths) => {
+            Entry::Occupied(paths) => {
                 let old = paths.best().map(Best::of);
                 let local_touched = source == SourceId::LOCAL && announcing;
                 let existed = match attrs {
@@ -597,16 +603,27 @@ impl Rib {
     /// prefix; prefixes that ended as they began are left out.
     pub fn take_changes(&mut self) -> Vec<RouteChange> {
         let mut all = std::mem::take(&mut self.changes);
-        all.sort_by_key(|c| c.prefix);
-        let mut out: Vec<RouteChange> = Vec::with_capacity(all.len());
-        for c in all {
-            match out.last_mut() {
-                Some(last) if last.prefix == c.prefix => last.new = c.new,
-                _ => out.push(c),
-            }
+        // A table dump arrives in prefix order, each prefix once: then
+        // there is nothing to sort or coalesce. Otherwise sort (stably, so
+        // a prefix's changes stay in order) and coalesce in place.
+        if !all.is_sorted_by(|a, b| a.prefix < b.prefix) {
+            all.sort_by_key(|c| c.prefix);
+            all.dedup_by(|later, earlier| {
+                let same = later.prefix == earlier.prefix;
+                if same {
+                    earlier.new = later.new.take();
+                }
+                same
+            });
         }
-        out.retain(|c| c.old != c.new);
-        out
+        all.retain(|c| c.old != c.new);
+        all
+    }
+
+    /// Route changes queued since the last [`Rib::take_changes`], before
+    /// coalescing: the owner flushes when a batch grows this large.
+    pub fn pending_changes(&self) -> usize {
+        self.changes.len()
     }
 
     /// Drains the events since the last call.

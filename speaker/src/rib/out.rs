@@ -317,6 +317,7 @@ impl Rib {
         let id_changed = src.router_id != session.router_id;
         src.router_id = session.router_id;
         src.session = Some(session);
+        src.synced = false;
         src.disabled.clear();
         // A new session starts from nothing: forget what the last one was sent.
         self.table.for_each_mut(|_, paths| {
@@ -370,20 +371,40 @@ impl Rib {
     }
 
     /// [`Rib::export`] for every established peer.
+    ///
+    /// A change that the peer could be sent at neither end (no export
+    /// policy, its own route, a kind of route the policy does not export)
+    /// is skipped without a table lookup: the previous `export_all` left
+    /// the peer's Adj-RIB-Out in line with `old`, so there is nothing to
+    /// withdraw. A peer whose session came up since then sees every change,
+    /// as its table dump may hold a path no `old` accounts for.
     pub fn export_all(&mut self, changes: &[RouteChange]) -> Vec<(SourceId, Vec<Update>)> {
-        let peers: Vec<SourceId> = (0..self.sources.len())
-            .filter_map(|i| u16::try_from(i).ok().map(SourceId))
-            .filter(|&id| {
-                self.sources
-                    .get(usize::from(id.0))
-                    .is_some_and(|s| s.session.is_some())
-            })
-            .collect();
-        peers
-            .into_iter()
-            .map(|id| (id, self.export(id, changes)))
-            .filter(|(_, u)| !u.is_empty())
-            .collect()
+        let local_asn = self.config.local_asn;
+        let mut out = Vec::new();
+        for i in 0..self.sources.len() {
+            let Ok(id) = u16::try_from(i).map(SourceId) else {
+                break;
+            };
+            let Some(src) = self.sources.get_mut(i).filter(|s| s.session.is_some()) else {
+                continue;
+            };
+            let synced = std::mem::replace(&mut src.synced, true);
+            let ex = Exportable::of(src.peer.as_deref(), local_asn);
+            let updates = if synced {
+                let may = |b: &Option<Best>| ex.may(id, b.as_ref());
+                let prefixes = changes
+                    .iter()
+                    .filter(|c| may(&c.old) || may(&c.new))
+                    .map(|c| c.prefix);
+                self.export_prefixes(id, prefixes)
+            } else {
+                self.export(id, changes)
+            };
+            if !updates.is_empty() {
+                out.push((id, updates));
+            }
+        }
+        out
     }
 
     /// The peer asked for a route refresh (RFC 2918): everything in its
@@ -538,6 +559,36 @@ impl Rib {
         };
         memo.insert(key, (Arc::clone(&best.attrs), result.clone()));
         result
+    }
+}
+
+/// What a peer's export policy can let through at all, for the pre-filter
+/// of [`Rib::export_all`]; [`crate::policy::ExportPolicy::allows`] decides.
+#[derive(Debug, Clone, Copy)]
+struct Exportable {
+    local: bool,
+    learned: bool,
+}
+
+impl Exportable {
+    fn of(peer: Option<&super::PeerConfig>, local_asn: u32) -> Self {
+        let policy = peer.and_then(|p| p.policy.export_policy(p.asn != local_asn));
+        Self {
+            local: policy.is_some_and(|p| p.local),
+            learned: policy.is_some_and(|p| p.learned),
+        }
+    }
+
+    /// Whether `best` might be sent to `target` (never its own route).
+    fn may(self, target: SourceId, best: Option<&Best>) -> bool {
+        best.is_some_and(|b| {
+            b.source != target
+                && if b.source == SourceId::LOCAL {
+                    self.local
+                } else {
+                    self.learned
+                }
+        })
     }
 }
 

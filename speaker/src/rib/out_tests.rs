@@ -370,3 +370,48 @@ fn a_new_session_gets_the_full_table_even_without_session_down() {
     let dump = rib.session_up(rr, s).unwrap();
     assert_eq!(announced_prefixes(&dump), vec![net("10.1.1.5/32")]);
 }
+
+#[test]
+fn export_all_skips_what_a_peer_is_never_sent_yet_withdraws_a_fresh_dump() {
+    let mut rib = rib();
+    let rr = reflector(&mut rib);
+    let tor = peer(&mut rib, "192.0.2.9", 65100, "192.0.2.9", tor_policy());
+    let changes = rib.take_changes();
+    rib.export_all(&changes);
+    // Learned from the ToR: never back to it, and the reflector's default
+    // policy exports local routes only.
+    let p = net("10.1.1.5/32");
+    let from_tor = |rib: &mut Rib, sequence| {
+        let m = PathAttribute::new(AttributeValue::ExtendedCommunities(vec![
+            Mobility::new(sequence, false).to_extended(),
+        ]));
+        let outcome = rib.apply_update(tor, &announce(&[p], &[65100], vec![m]));
+        assert_eq!(outcome.unwrap().accepted, 1);
+    };
+    from_tor(&mut rib, 1);
+    let changes = rib.take_changes();
+    assert_eq!(changes.len(), 1);
+    assert!(rib.export_all(&changes).is_empty());
+    // Within one batch: our VM appears (seq 2), the reflector's session
+    // comes up and is dumped the local route, then the ToR brings seq 3.
+    // The batch's change (ToR seq 1 -> ToR seq 3) is one the reflector is
+    // never sent, but its dump must still be withdrawn.
+    rib.originate(p, PathAttrs::local(Mobility::new(2, false)));
+    rib.session_down(rr, false);
+    let mut s = SessionInfo::new("192.0.2.1".parse().unwrap(), ibgp_context());
+    s.local_v4 = Some("192.0.2.5".parse().unwrap());
+    let dump = rib.session_up(rr, s).unwrap();
+    assert_eq!(announced_prefixes(&dump), vec![p]);
+    from_tor(&mut rib, 3);
+    let changes = rib.take_changes();
+    let out = rib.export_all(&changes);
+    let to_rr: Vec<&Update> = out
+        .iter()
+        .filter(|(id, _)| *id == rr)
+        .flat_map(|(_, u)| u)
+        .collect();
+    assert_eq!(to_rr.len(), 1, "{out:?}");
+    assert_eq!(to_rr[0].withdrawn, vec![Nlri::new(p)]);
+    assert!(out.iter().all(|(id, _)| *id != tor), "{out:?}");
+    assert!(rib.advertised_to(rr).next().is_none());
+}

@@ -21,6 +21,7 @@
 //! and spare capacity.
 
 use std::collections::HashMap;
+use std::collections::hash_map;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -207,6 +208,41 @@ pub struct Table {
     other: HashMap<IpNet, Paths>,
 }
 
+/// An entry of the table, found with one hash probe.
+pub enum Entry<'a> {
+    Occupied(&'a mut Paths),
+    Vacant(Vacant<'a>),
+}
+
+/// Where a new prefix goes.
+pub enum Vacant<'a> {
+    V4(hash_map::VacantEntry<'a, Ipv4Addr, Paths>),
+    V6(hash_map::VacantEntry<'a, Ipv6Addr, Paths>),
+    Other(hash_map::VacantEntry<'a, IpNet, Paths>),
+}
+
+impl Vacant<'_> {
+    /// Creates the entry with `path` as its only path.
+    pub fn insert(self, path: Path) {
+        let paths = Paths::One(path);
+        match self {
+            Self::V4(v) => drop(v.insert(paths)),
+            Self::V6(v) => drop(v.insert(paths)),
+            Self::Other(v) => drop(v.insert(paths)),
+        }
+    }
+}
+
+fn entry_of<'a, K: std::hash::Hash + Eq>(
+    e: hash_map::Entry<'a, K, Paths>,
+    vacant: impl FnOnce(hash_map::VacantEntry<'a, K, Paths>) -> Vacant<'a>,
+) -> Entry<'a> {
+    match e {
+        hash_map::Entry::Occupied(o) => Entry::Occupied(o.into_mut()),
+        hash_map::Entry::Vacant(v) => Entry::Vacant(vacant(v)),
+    }
+}
+
 enum Key {
     V4(Ipv4Addr),
     V6(Ipv6Addr),
@@ -247,6 +283,16 @@ impl Table {
             Key::V4(a) => self.v4.get_mut(&a),
             Key::V6(a) => self.v6.get_mut(&a),
             Key::Other(p) => self.other.get_mut(&p),
+        }
+    }
+
+    /// The entry for `prefix`, existing or not: one probe where
+    /// [`Table::get_mut`] then [`Table::insert_new`] would take two.
+    pub fn entry(&mut self, prefix: &IpNet) -> Entry<'_> {
+        match key(prefix) {
+            Key::V4(a) => entry_of(self.v4.entry(a), Vacant::V4),
+            Key::V6(a) => entry_of(self.v6.entry(a), Vacant::V6),
+            Key::Other(p) => entry_of(self.other.entry(p), Vacant::Other),
         }
     }
 

@@ -589,6 +589,28 @@ fn changes_are_coalesced_per_prefix() {
     assert_eq!(changes[0].new, None);
 }
 
+#[test]
+fn changes_come_out_sorted_by_prefix_whatever_the_order_they_happened_in() {
+    let mut rib = rib();
+    let (p, q, r) = (net("10.1.1.1/32"), net("10.1.1.2/32"), net("10.1.1.3/32"));
+    rib.originate(r, PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(q, PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(p, PathAttrs::local(Mobility::new(1, false)));
+    rib.originate(r, PathAttrs::local(Mobility::new(2, false)));
+    let changes = rib.take_changes();
+    let prefixes: Vec<IpNet> = changes.iter().map(|c| c.prefix).collect();
+    assert_eq!(prefixes, [p, q, r]);
+    let last = changes[2].new.as_ref().unwrap();
+    assert_eq!(last.attrs.sequence(), Sequence(2), "the last state wins");
+    assert_eq!(changes[2].old, None, "the first state is kept");
+    // In order and each once (a table dump): taken as they are.
+    for x in [p, q, r] {
+        rib.withdraw_local(x);
+    }
+    let changes = rib.take_changes();
+    assert!(changes.iter().all(|c| c.new.is_none()) && changes.len() == 3);
+}
+
 // ---- memory ------------------------------------------------------------
 
 /// Resident set size of this process, from /proc (Linux).

@@ -188,6 +188,28 @@ fn rfc7606_verdicts_on_an_established_session() {
         ))
         .context("the second peer gets attribute 0x63 with Partial set, not 0x64")?;
 
+        // A path that fits the 4096 bytes coming in but not going out, with
+        // our AS prepended: kept here, withdrawn from the second peer
+        // rather than left stale there (RFC 4271 section 9.2).
+        rx.step("expect-quiet 300")?;
+        let long: Vec<String> = std::iter::once(65002u32)
+            .chain((1..1010).map(|i| 4_200_000_000 + i))
+            .map(|a| a.to_string())
+            .collect();
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} as-path={}", long.join(",")),
+        )?;
+        topo.wait_route(p, "with 1010 ASes", |a| {
+            a["as_path"]["segments"]
+                .as_array()
+                .is_some_and(|s| s.len() == 4)
+        })?;
+        rx.step(&format!("expect-update withdraw={p}"))
+            .context("a path too long to pass on is withdrawn downstream")?;
+        restore(&mut raw, p, 33)?;
+        rx.step(&format!("expect-update announce={p}"))?;
+
         // The same prefix withdrawn and announced in one UPDATE is
         // announced (RFC 4271 section 4.3), in both families.
         for prefix in [p, v6] {

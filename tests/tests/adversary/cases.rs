@@ -167,6 +167,14 @@ pub fn session_cases() -> Vec<Case> {
             expect: None,
             data: None,
         },
+        // RFC 4271 section 6.2 (RFC 5492 deprecates type 1): an optional
+        // parameter other than Capabilities.
+        case(
+            "auth-parameter",
+            "send-open id={ip} params=04010200_00",
+            (2, 4),
+            None,
+        ),
         // Opt Parm Len 10 with 8 bytes after it.
         case(
             "cve-opt-len-past-end",

@@ -37,9 +37,10 @@
 //!                                          expect-keepalive
 //! expect-open | expect-keepalive
 //! expect-notification CODE SUBCODE [data=HEX]
-//! expect-update [announce=P] [withdraw=P] [attr=CODE] [flags=HEX]
+//! expect-update [announce=P] [withdraw=P] [attr=CODE] [flags=HEX] [no-attr=CODE]
 //!                                          the first UPDATE with that prefix and attribute
 //!                                          (others are skipped); flags must then match
+//!                                          and no-attr be absent
 //! expect-update-count N                    UPDATEs received on this connection
 //! expect-quiet MS                          no NOTIFICATION, no close for MS
 //! expect-closed                            the speaker closed the connection
@@ -342,7 +343,7 @@ impl Step {
             }
             "expect-update" => {
                 let opts = Options::parse(words);
-                opts.check(&["announce", "withdraw", "attr", "flags"])?;
+                opts.check(&["announce", "withdraw", "attr", "flags", "no-attr"])?;
                 Step::ExpectUpdate(opts)
             }
             "expect-update-count" => Step::ExpectUpdateCount(number(arg()?)?),

@@ -172,17 +172,53 @@ fn rfc7606_verdicts_on_an_established_session() {
         }
 
         // An unknown optional transitive attribute is kept and passed on
-        // with the Partial bit (RFC 4271 sections 5 and 9.1.4).
+        // with the Partial bit, an unknown non-transitive one dropped
+        // (RFC 4271 sections 5 and 9.1.4).
+        let unknowns = "raw=c0:63:deadbeef raw=80:64:abcd";
         send_quietly(
             &mut raw,
-            &format!("announce={p} community=65002:30 raw=c0:63:deadbeef"),
+            &format!("announce={p} community=65002:30 {unknowns}"),
         )?;
         let a = topo.wait_route(p, "with attribute 0x63", |a| has_community(a, 65002, 30))?;
         let unknown =
             json!([{"flags": 0xc0, "type_code": 0x63, "value": [0xde, 0xad, 0xbe, 0xef]}]);
         ensure!(a["unknown"] == unknown, "{a}");
-        rx.step(&format!("expect-update announce={p} attr=0x63 flags=0xe0"))
-            .context("the second peer gets attribute 0x63 with Partial set")?;
+        rx.step(&format!(
+            "expect-update announce={p} attr=0x63 flags=0xe0 no-attr=0x64"
+        ))
+        .context("the second peer gets attribute 0x63 with Partial set, not 0x64")?;
+
+        // A path that fits the 4096 bytes coming in but not going out, with
+        // our AS prepended: kept here, withdrawn from the second peer
+        // rather than left stale there (RFC 4271 section 9.2).
+        rx.step("expect-quiet 300")?;
+        let long: Vec<String> = std::iter::once(65002u32)
+            .chain((1..1010).map(|i| 4_200_000_000 + i))
+            .map(|a| a.to_string())
+            .collect();
+        send_quietly(
+            &mut raw,
+            &format!("announce={p} as-path={}", long.join(",")),
+        )?;
+        topo.wait_route(p, "with 1010 ASes", |a| {
+            a["as_path"]["segments"]
+                .as_array()
+                .is_some_and(|s| s.len() == 4)
+        })?;
+        rx.step(&format!("expect-update withdraw={p}"))
+            .context("a path too long to pass on is withdrawn downstream")?;
+        restore(&mut raw, p, 33)?;
+        rx.step(&format!("expect-update announce={p}"))?;
+
+        // The same prefix withdrawn and announced in one UPDATE is
+        // announced (RFC 4271 section 4.3), in both families.
+        for prefix in [p, v6] {
+            let both = format!("announce={prefix} withdraw={prefix} community=65002:32");
+            send_quietly(&mut raw, &both)?;
+            topo.wait_route(prefix, "withdrawn and announced", |a| {
+                has_community(a, 65002, 32)
+            })?;
+        }
 
         // All of that on one session, each verdict logged (RFC 7606 section 6).
         raw.step("expect-quiet 300")?;

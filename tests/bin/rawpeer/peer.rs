@@ -435,6 +435,7 @@ impl Peer {
         let announce = opts.get("announce").map(str::parse::<IpNet>).transpose()?;
         let withdraw = opts.get("withdraw").map(str::parse::<IpNet>).transpose()?;
         let code: Option<u8> = opts.get("attr").map(number).transpose()?;
+        let absent: Option<u8> = opts.get("no-attr").map(number).transpose()?;
         let flags: Option<u8> = opts
             .get("flags")
             .map(|f| u8::from_str_radix(f.trim_start_matches("0x"), 16))
@@ -467,6 +468,10 @@ impl Peer {
                     a.type_code(),
                     a.flags
                 );
+            }
+            if let Some(c) = absent {
+                let found = u.attributes.iter().any(|a| a.type_code() == c);
+                ensure!(!found, "the UPDATE carries attribute {c}");
             }
             return Ok(());
         }

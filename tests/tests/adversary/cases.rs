@@ -98,6 +98,15 @@ pub fn session_cases() -> Vec<Case> {
         case("hold-time-2", "send-open id={ip} hold=2", (2, 6), None),
         case("wrong-peer-as", "send-open id={ip} as=65099", (2, 2), None),
         case("bgp-id-0", "send-open id=0.0.0.0", (2, 3), None),
+        // RFC 7607: AS 0 in My Autonomous System or in the 4-octet AS
+        // capability.
+        case("my-as-0", "send-open id={ip} as=0 caps=none", (2, 2), None),
+        case(
+            "four-octet-as-0",
+            "send-open id={ip} params=0802064104_00000000",
+            (2, 2),
+            None,
+        ),
         case(
             "keepalive-of-20-bytes",
             &format!("{up}\nsend-msg 4 00"),
@@ -158,6 +167,14 @@ pub fn session_cases() -> Vec<Case> {
             expect: None,
             data: None,
         },
+        // RFC 4271 section 6.2 (RFC 5492 deprecates type 1): an optional
+        // parameter other than Capabilities.
+        case(
+            "auth-parameter",
+            "send-open id={ip} params=04010200_00",
+            (2, 4),
+            None,
+        ),
         // Opt Parm Len 10 with 8 bytes after it.
         case(
             "cve-opt-len-past-end",

@@ -317,9 +317,15 @@ pub fn withdraw_cases() -> Vec<(&'static str, &'static str, u8)> {
         ),
         // Section 3 c: wrong Optional bit on a well-known attribute.
         ("ORIGIN flagged optional", "omit=1 raw=c0:01:00", 1),
-        // Sections 7.9, 7.10, 7.14, RFC 8092 section 6.
-        ("ORIGINATOR_ID of 3 bytes", "raw=80:09:c00002", 9),
-        ("CLUSTER_LIST of 3 bytes", "raw=80:0a:c00002", 10),
+        // Section 3 c: a flag conflict is treat-as-withdraw even where a
+        // bad value would only be discarded (sections 7.6, 7.7 cover values).
+        (
+            "AGGREGATOR flagged well-known",
+            "raw=40:07:0000fdeac000020a",
+            7,
+        ),
+        // Section 7.14, RFC 8092 section 6. (ORIGINATOR_ID and CLUSTER_LIST
+        // from this external peer are discarded: sections 7.9, 7.10.)
         (
             "EXTENDED_COMMUNITIES of 7 bytes",
             "raw=c0:10:00020000fdea00",
@@ -357,11 +363,18 @@ pub fn discard_cases() -> Vec<Discard> {
             type_code: 7,
             kept: |a| a["aggregator"].is_null() && a["atomic_aggregate"] == true,
         },
+        // Sections 7.9 and 7.10: from an external peer, discarded.
         Discard {
-            what: "AGGREGATOR flagged well-known",
-            bad: "atomic-aggregate raw=40:07:0000fdeac000020a",
-            type_code: 7,
-            kept: |a| a["aggregator"].is_null() && a["atomic_aggregate"] == true,
+            what: "ORIGINATOR_ID of 3 bytes from an external peer",
+            bad: "aggregator=65002:192.0.2.10 atomic-aggregate raw=80:09:c00002",
+            type_code: 9,
+            kept: |a| a["originator_id"].is_null() && !a["aggregator"].is_null(),
+        },
+        Discard {
+            what: "CLUSTER_LIST of 3 bytes from an external peer",
+            bad: "aggregator=65002:192.0.2.10 atomic-aggregate raw=80:0a:c00002",
+            type_code: 10,
+            kept: |a| a["cluster_list"] == serde_json::json!([]) && !a["aggregator"].is_null(),
         },
         Discard {
             what: "ATOMIC_AGGREGATE of 1 byte",

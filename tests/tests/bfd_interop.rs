@@ -5,7 +5,7 @@
 //!   netns <run>-d                          netns <run>-p
 //!  +----------------------+    veth     +--------------------------+
 //!  | speaker::bfd driver  | dut0 -- peer0 | bird -f  or  bfdd        |
-//!  | 10.77.0.1/24         |             | 10.77.0.2/24             |
+//!  | 203.0.113.1/24         |             | 203.0.113.2/24             |
 //!  | 2001:db8:77::1/64    |             | 2001:db8:77::2/64        |
 //!  +----------------------+             +--------------------------+
 //! ```
@@ -36,8 +36,8 @@ use tokio::sync::watch;
 static SERIAL: Mutex<()> = Mutex::new(());
 static RUNS: AtomicU32 = AtomicU32::new(0);
 
-const DUT: &str = "10.77.0.1";
-const PEER: &str = "10.77.0.2";
+const DUT: &str = "203.0.113.1";
+const PEER: &str = "203.0.113.2";
 
 fn ip(address: &str) -> IpAddr {
     address.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
@@ -85,8 +85,8 @@ impl Lab {
             run("ip", &["netns", "exec", ns, "sysctl", "-qw", sysctl])?;
         }
         for (ns, dev, v4, v6) in [
-            (&lab.dut, "dut0", "10.77.0.1/24", "2001:db8:77::1/64"),
-            (&lab.peer, "peer0", "10.77.0.2/24", "2001:db8:77::2/64"),
+            (&lab.dut, "dut0", "203.0.113.1/24", "2001:db8:77::1/64"),
+            (&lab.peer, "peer0", "203.0.113.2/24", "2001:db8:77::2/64"),
         ] {
             run("ip", &["-n", ns, "addr", "add", v4, "dev", dev])?;
             run("ip", &["-n", ns, "addr", "add", v6, "dev", dev, "nodad"])?;
@@ -365,9 +365,11 @@ fn interop(daemon: Daemon, interval_ms: u64) -> Result<Report> {
                 flaps_in_5s += 1;
             }
         }
+        // Damping may hold an Up back after flaps on a loaded machine
+        // (up to 30 s by default): wait past that.
         wait_for(
             &mut live,
-            Duration::from_secs(30),
+            Duration::from_secs(45),
             "Up before SIGSTOP",
             is_up,
         )
@@ -383,6 +385,9 @@ fn interop(daemon: Daemon, interval_ms: u64) -> Result<Report> {
         )
         .await;
         let detected_after = stopped.elapsed();
+        // Read the diagnostic while the peer is still frozen: once it
+        // thaws, the session moves on to Init and clears it.
+        let snap = snapshot_of(&handle, PEER).await;
         lab.signal(pid, Signal::SIGCONT)?;
         let down = down?;
         ensure!(
@@ -391,7 +396,7 @@ fn interop(daemon: Daemon, interval_ms: u64) -> Result<Report> {
             },
             "{down:?}"
         );
-        let snap = snapshot_of(&handle, PEER).await?;
+        let snap = snap?;
         ensure!(u8::from(snap.status.local_diag) == 1, "{snap:#?}");
 
         let resumed = Instant::now();

@@ -1064,3 +1064,46 @@ fn hostroute_recovers_from_resets_and_a_hung_peer() {
         },
     );
 }
+
+/// Our GTSM check: FRR without ttl-security sends with TTL 1 (eBGP), which
+/// hostroute with `ttl_security_hops = 1` (minimum TTL 255) drops, on the
+/// listener and on its own connection attempts: no session. Without GTSM on
+/// our side the same pair comes up.
+#[test]
+fn hostroute_gtsm_drops_a_peer_that_sends_ttl_1() {
+    run(
+        "hostroute_gtsm_drops_a_peer_that_sends_ttl_1",
+        "gtsm",
+        |lab, left| {
+            let pair = Pair::new(lab, "hr", "frr")?;
+            left.names = pair.names();
+            let frr = Frr::start(
+                &pair.b,
+                peer_pools(PeerConfig::new(v4(Pair::B4), 65002))
+                    .neighbor(Neighbor::new(Pair::A4, OUR_AS)),
+            )?;
+            left.pids.extend(frr.pids());
+            left.paths.push(frr.state_dir());
+            let config = |gtsm: Option<u8>| {
+                let mut n = neighbor(Pair::B4, 65002);
+                n.ttl_security_hops = gtsm;
+                speaker_config(Pair::A4, OUR_AS, vec![n])
+            };
+            {
+                let hr = Speaker::start(&pair.a, SPEAKERD, config(Some(1)))?;
+                left.pids.push(hr.pid());
+                std::thread::sleep(Duration::from_secs(3));
+                ensure!(
+                    !hr.established(Pair::B4)? && !frr.established(Pair::A4)?,
+                    "a session came up although FRR sends TTL 1"
+                );
+                let opens = hr.peers()?[0]["messages_in"]["open"].as_u64();
+                ensure!(opens == Some(0), "an OPEN got through: {:?}", hr.peers()?);
+            }
+            let hr = Speaker::start(&pair.a, SPEAKERD, config(None))?;
+            left.pids.push(hr.pid());
+            hr.wait_established(Pair::B4, ESTABLISH)?;
+            Ok(())
+        },
+    );
+}

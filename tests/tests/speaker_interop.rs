@@ -1038,8 +1038,8 @@ fn hostroute_recovers_from_resets_and_a_hung_peer() {
             let down = hr
                 .events()
                 .into_iter()
-                .filter(|e| e["event"] == "peer_down")
-                .last()
+                .rev()
+                .find(|e| e["event"] == "peer_down")
                 .context("no peer_down after the hang")?;
             ensure!(
                 down["reason"].as_str().is_some_and(|r| r.contains("hold")),

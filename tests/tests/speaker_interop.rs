@@ -1107,3 +1107,65 @@ fn hostroute_gtsm_drops_a_peer_that_sends_ttl_1() {
         },
     );
 }
+
+/// Two hostroute speakers over IPv6 link-local addresses (the session is
+/// bound to the veth with `interface`, without which a link-local connect
+/// has no scope): both families flow, IPv4 with the interface's IPv4
+/// address as next hop, IPv6 with the global one.
+///
+/// ```text
+///   a: v0 fe80::a 192.0.2.1 2001:db8::1  <-- veth -->  b: v1 fe80::b 192.0.2.2 2001:db8::2
+/// ```
+#[test]
+fn hostroute_speakers_peer_over_link_local_addresses() {
+    run(
+        "hostroute_speakers_peer_over_link_local_addresses",
+        "link-local",
+        |lab, left| {
+            let pair = Pair::new(lab, "a", "b")?;
+            left.names = pair.names();
+            let (lla, llb): (IpAddr, IpAddr) = ("fe80::a".parse()?, "fe80::b".parse()?);
+            pair.link.a.add_addr(net("fe80::a/64"))?;
+            pair.link.b.add_addr(net("fe80::b/64"))?;
+            let side = |peer: IpAddr, asn: u32, interface: &str| {
+                let mut n = neighbor(peer, asn);
+                n.interface = Some(interface.to_string());
+                n
+            };
+            let a = Speaker::start(
+                &pair.a,
+                SPEAKERD,
+                speaker_config(Pair::A4, OUR_AS, vec![side(llb, 65002, pair.link.a.name())]),
+            )?;
+            left.pids.push(a.pid());
+            let b = Speaker::start(
+                &pair.b,
+                SPEAKERD,
+                speaker_config(Pair::B4, 65002, vec![side(lla, OUR_AS, pair.link.b.name())]),
+            )?;
+            left.pids.push(b.pid());
+            a.wait_established(llb, ESTABLISH)?;
+            b.wait_established(lla, ESTABLISH)?;
+            a.originate(net("198.51.100.1/32"), 1, &[])?;
+            a.originate(net("2001:db8:100::1/128"), 1, &[])?;
+            for (prefix, next_hop) in [
+                ("198.51.100.1/32", Pair::A4),
+                ("2001:db8:100::1/128", Pair::A6),
+            ] {
+                let prefix = net(prefix);
+                let p = b.wait_path(&prefix.to_string(), CONVERGE, |p| p.prefix == prefix)?;
+                ensure!(p.best && p.from(lla), "{p:?}");
+                ensure!(p.next_hop == Some(next_hop), "{p:?}");
+                ensure!(p.as_path == [OUR_AS] && p.sequence() == Some(1), "{p:?}");
+            }
+            for s in [&a, &b] {
+                ensure!(
+                    s.warnings().is_empty(),
+                    "hostroute warned: {:#?}",
+                    s.warnings()
+                );
+            }
+            Ok(())
+        },
+    );
+}

@@ -596,7 +596,8 @@ fn best(
 /// hv1 originates with sequence 0; hv2 learns it through the reflector,
 /// mobility community untouched, ORIGINATOR_ID hv1. The VM moves: hv2
 /// originates with sequence 1, and everyone's best path is hv2's; hv1
-/// reports its local route superseded.
+/// reports its local route superseded and stops advertising it. Then it
+/// moves back (sequence 2) and everything points to hv1 again.
 fn move_through_reflector(test: &str, kind: Kind) {
     run(test, &format!("{kind:?}-rr"), |lab, left| {
         let r = reflection(lab, kind, left)?;
@@ -623,15 +624,16 @@ fn move_through_reflector(test: &str, kind: Kind) {
         ensure!(p.sequence() == Some(1), "{p:?}");
         ensure!(p.originator_id == Some(v4(HV2)), "{p:?}");
         ensure!(p.next_hop == Some(HV2), "{p:?}");
+        // hv1 keeps its local path, not best (withdrawing it is the
+        // daemon's decision on the event below).
         let local = r
             .hv1
             .routes()?
             .into_iter()
-            .find(|p| p.prefix == vm && p.is_local());
-        if let Some(local) = &local {
-            ensure!(!local.best, "hv1 still prefers its own path: {local:?}");
-            ensure!(local.lost_on.as_deref() == Some("Sequence"), "{local:?}");
-        }
+            .find(|p| p.prefix == vm && p.is_local())
+            .context("hv1 dropped its local path")?;
+        ensure!(!local.best, "hv1 still prefers its own path: {local:?}");
+        ensure!(local.lost_on.as_deref() == Some("Sequence"), "{local:?}");
         let event = r.hv1.wait_event("LocalSuperseded", CONVERGE, |e| {
             e["event"] == "rib" && e["detail"]["LocalSuperseded"]["prefix"] == vm.to_string()
         })?;
@@ -658,6 +660,42 @@ fn move_through_reflector(test: &str, kind: Kind) {
                             && mobility_of(&p.ext_communities)
                                 == [ExtCommunity::mac_mobility(1, false)]
                     }))
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{e}; reflector: {:#?}", r.rr.routes().ok()))?;
+        // ... so hv2 no longer has hv1's path.
+        r.hv2.wait_no_path("hv1's withdrawn path", CONVERGE, |p| {
+            p.prefix == vm && p.from(RR2)
+        })?;
+
+        // The VM moves back to hv1, with the next sequence.
+        r.hv1.originate(vm, 2, &[Community(65000, 7)])?;
+        best(
+            &r.hv1,
+            "hv1's own route as best again",
+            vm,
+            SpeakerPath::is_local,
+        )?;
+        let p = best(&r.hv2, "hv1's route as best at hv2", vm, |p| p.from(RR2))?;
+        ensure!(
+            p.sequence() == Some(2) && p.originator_id == Some(v4(HV1)),
+            "{p:?}"
+        );
+        r.hv2.wait_event("LocalSuperseded at hv2", CONVERGE, |e| {
+            let ev = &e["detail"]["LocalSuperseded"];
+            ev["prefix"] == vm.to_string() && ev["by"]["mobility"]["sequence"] == 2
+        })?;
+        lab::wait_until(
+            "the reflector to prefer hv1's path alone",
+            CONVERGE,
+            lab::peers::POLL,
+            || {
+                let paths: Vec<_> =
+                    r.rr.routes()?
+                        .into_iter()
+                        .filter(|p| p.prefix == vm)
+                        .collect();
+                Ok(paths.len() == 1 && paths.iter().all(|p| p.best && p.from == HV1))
             },
         )
         .map_err(|e| anyhow::anyhow!("{e}; reflector: {:#?}", r.rr.routes().ok()))?;

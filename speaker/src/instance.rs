@@ -543,10 +543,19 @@ impl Owner {
             warn!(%remote, "connection from an unconfigured address refused");
             return;
         };
-        if let Some(hops) = self.peers.get(i).and_then(|p| p.cfg.ttl_security_hops)
+        // The neighbour's own GTSM check and interface, as on its outgoing
+        // connections (the listener serves every neighbour).
+        let cfg = self.peers.get(i).map(|p| &p.cfg);
+        if let Some(hops) = cfg.and_then(|c| c.ttl_security_hops)
             && let Err(e) = sockopt::set_gtsm(&stream, hops)
         {
             warn!(%remote, error = %e, "cannot set GTSM on an accepted connection: refused");
+            return;
+        }
+        if let Some(interface) = cfg.and_then(|c| c.interface.as_deref())
+            && let Err(e) = sockopt::bind_device(&stream, interface)
+        {
+            warn!(%remote, interface, error = %e, "cannot bind an accepted connection to its interface: refused");
             return;
         }
         let conn = ConnId::Inbound(self.next_inbound);

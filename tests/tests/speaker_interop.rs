@@ -445,10 +445,14 @@ fn hostroute_speakers_peer_over_link_local_addresses() {
                 speaker_config(Pair::A4, OUR_AS, vec![side(llb, 65002, pair.link.a.name())]),
             )?;
             left.pids.push(a.pid());
+            // b waits for a's connection: one outgoing, one accepted socket,
+            // both bound to their veth.
+            let mut passive = side(lla, OUR_AS, pair.link.b.name());
+            passive.passive = true;
             let b = Speaker::start(
                 &pair.b,
                 SPEAKERD,
-                speaker_config(Pair::B4, 65002, vec![side(lla, OUR_AS, pair.link.b.name())]),
+                speaker_config(Pair::B4, 65002, vec![passive]),
             )?;
             left.pids.push(b.pid());
             a.wait_established(llb, ESTABLISH)?;

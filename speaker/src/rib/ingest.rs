@@ -10,7 +10,6 @@
 //!      v End-of-RIB: sweep the family's stale paths
 //! ```
 
-use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -18,7 +17,7 @@ use proto::bgp::DecodedUpdate;
 use tracing::{debug, warn};
 
 use super::attrs::{Received, family_of};
-use super::{Rib, RibError, SessionAction, SourceId, UpdateOutcome, family_index};
+use super::{Clones, Rib, RibError, SessionAction, SourceId, UpdateOutcome, family_index};
 use crate::policy::{ImportContext, PrefixLimit, Reject, check_path};
 
 impl Rib {
@@ -117,6 +116,7 @@ impl Rib {
             }
             policy.apply(&mut attrs);
             let shared = self.interner.intern(attrs);
+            let mut clones = Clones::new(&shared, 2 * group.nlri.len());
             for n in group.nlri.iter().filter(|n| allowed(&n.prefix)) {
                 let path_id = n.path_id.unwrap_or(0);
                 if let Err(reject) = policy.check_prefix(&n.prefix) {
@@ -150,7 +150,7 @@ impl Rib {
                         }
                     }
                 }
-                self.set_path(n.prefix, id, path_id, Some(Arc::clone(&shared)));
+                self.set_path(n.prefix, id, path_id, Some(&mut clones));
                 outcome.accepted += 1;
             }
         }

@@ -1,0 +1,731 @@
+//! VM detection and the anycast gateway, in network namespaces.
+//!
+//! The detectors run *inside* a hypervisor namespace: a thread `setns`es
+//! into it, then builds its tokio runtime and sockets there (a
+//! [`HypervisorAgent`]), and applies the anycast gateway to every
+//! VM-facing interface that appears, as the daemon will.
+//!
+//! ```text
+//!   vm: eth0 10.1.1.5/24 02:00:00:00:00:05      hv1: vnet0 (ee:ee:ee:ee:ee:ee)
+//!       2001:db8:1::5/64               <-- veth -->    10.1.1.1/32 + proxy ARP
+//!       default via 10.1.1.1                           proxy NDP 2001:db8:1::1
+//!       default via 2001:db8:1::1                      10.1.1.5/32 dev vnet0
+//!
+//!   live migration: vnet0 moves to hv2 (same gateway MAC and address there)
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use agent::detect::announce::build;
+use agent::detect::{
+    AnnounceDetector, AnnouncementKind, Detector, InterfaceMatcher, LinkDetector, LinkEvent,
+    MacAddr, NeighDetector, Sighting,
+};
+use agent::gateway::{AnycastGateway, GatewayConfig};
+use agent::inventory::{Decision, Input, InterfacePolicy, Inventory};
+use anyhow::{Context, bail, ensure};
+use futures::StreamExt;
+use hostroute_tests::{assert_cleaned_up, netns_available};
+use ipnet::IpNet;
+use lab::{Iface, Lab, Netns, Veth};
+
+const WAIT: Duration = Duration::from_secs(5);
+const VM_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 5]);
+const VM4: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
+const VM6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 5);
+const GW4: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 1);
+const GW6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+
+fn gateway() -> GatewayConfig {
+    GatewayConfig {
+        mac: MacAddr::ANYCAST_DEFAULT,
+        ipv4: vec![GW4],
+        ipv6: vec![GW6],
+    }
+}
+
+/// What the hypervisor thread reports.
+#[derive(Debug, Clone)]
+enum Seen {
+    Sighting(Sighting),
+    GatewayApplied(String),
+    Failed(String),
+}
+
+/// The detectors (and optionally the anycast gateway) running on a thread
+/// inside a hypervisor namespace. Stopped and joined on drop; declare it
+/// after the namespaces so it stops first.
+struct HypervisorAgent {
+    rx: mpsc::Receiver<Seen>,
+    seen: Vec<Seen>,
+    go: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HypervisorAgent {
+    /// Starts the detectors in `netns` and returns once they have
+    /// subscribed. With `hold`, they do not dump until [`Self::go`].
+    fn start(netns: &Netns, gateway: Option<GatewayConfig>, hold: bool) -> anyhow::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let path = format!("/var/run/netns/{}", netns.name());
+        let thread = std::thread::spawn(move || {
+            let runtime = (|| -> anyhow::Result<tokio::runtime::Runtime> {
+                let ns = std::fs::File::open(&path).with_context(|| path.clone())?;
+                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
+                Ok(tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?)
+            })();
+            let runtime = match runtime {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("{e:#}")));
+                    return;
+                }
+            };
+            runtime.block_on(run_agent(gateway, hold, ready_tx, go_rx, stop_rx, tx));
+        });
+        let agent = HypervisorAgent {
+            rx,
+            seen: Vec::new(),
+            go: Some(go_tx),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(WAIT) {
+            Ok(Ok(())) => Ok(agent),
+            Ok(Err(e)) => bail!("hypervisor agent in {}: {e}", netns.name()),
+            Err(e) => bail!("hypervisor agent in {}: not ready: {e}", netns.name()),
+        }
+    }
+
+    /// Lets a held agent dump and follow events.
+    fn go(&mut self) {
+        if let Some(go) = self.go.take() {
+            let _ = go.send(());
+        }
+    }
+
+    /// Waits (at most `timeout`) for something `f` picks; everything read
+    /// meanwhile is kept in `self.seen`.
+    fn wait_for<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Seen) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let seen = match self.rx.recv_timeout(left) {
+                Ok(seen) => seen,
+                Err(_) => bail!(
+                    "timed out after {timeout:?} waiting for {what}; saw:\n{}",
+                    self.history()
+                ),
+            };
+            if let Seen::Failed(e) = &seen {
+                bail!("hypervisor agent failed: {e}");
+            }
+            self.seen.push(seen.clone());
+            if let Some(t) = f(&seen) {
+                return Ok(t);
+            }
+        }
+    }
+
+    /// Reads whatever comes within `quiet`.
+    fn settle(&mut self, quiet: Duration) {
+        while let Ok(seen) = self.rx.recv_timeout(quiet) {
+            self.seen.push(seen);
+        }
+    }
+
+    fn wait_link(&mut self, ifname: &str, event: LinkEvent) -> anyhow::Result<u32> {
+        self.wait_for(&format!("{event:?} of {ifname}"), WAIT, |s| match s {
+            Seen::Sighting(Sighting::Link(l)) if l.ifname == ifname && l.event == event => {
+                Some(l.ifindex)
+            }
+            _ => None,
+        })
+    }
+
+    fn wait_gateway(&mut self, ifname: &str) -> anyhow::Result<()> {
+        self.wait_for(&format!("the gateway on {ifname}"), WAIT, |s| match s {
+            Seen::GatewayApplied(n) if n == ifname => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Link events seen so far, per interface name, in order.
+    fn link_events(&self) -> BTreeMap<String, Vec<LinkEvent>> {
+        let mut by_name: BTreeMap<String, Vec<LinkEvent>> = BTreeMap::new();
+        for s in &self.seen {
+            if let Seen::Sighting(Sighting::Link(l)) = s {
+                by_name.entry(l.ifname.clone()).or_default().push(l.event);
+            }
+        }
+        by_name
+    }
+
+    fn sightings(&self) -> Vec<Sighting> {
+        self.seen
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Sighting(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn history(&self) -> String {
+        let mut out = String::new();
+        for s in &self.seen {
+            let _ = writeln!(out, "  {s:?}");
+        }
+        out
+    }
+}
+
+impl Drop for HypervisorAgent {
+    fn drop(&mut self) {
+        self.go();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn run_agent(
+    gateway: Option<GatewayConfig>,
+    hold: bool,
+    ready: mpsc::Sender<Result<(), String>>,
+    go: tokio::sync::oneshot::Receiver<()>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    tx: mpsc::Sender<Seen>,
+) {
+    let matcher = InterfaceMatcher::libvirt_default();
+    let setup = (|| -> anyhow::Result<_> {
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(LinkDetector::subscribe(matcher.clone())?),
+            Box::new(NeighDetector::subscribe(matcher.clone())?),
+            Box::new(AnnounceDetector::open(matcher.clone())?),
+        ];
+        let gateway = match gateway {
+            Some(config) => {
+                let (connection, handle, _) = rtnetlink::new_connection()?;
+                tokio::spawn(connection);
+                Some(AnycastGateway::new(handle, config))
+            }
+            None => None,
+        };
+        Ok((detectors, gateway))
+    })();
+    let (detectors, gateway) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(format!("{e:#}")));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    if hold {
+        tokio::select! {
+            _ = go => {}
+            _ = &mut stop => return,
+        }
+    }
+    let mut all = futures::stream::select_all(detectors.into_iter().map(|d| d.sightings()));
+    loop {
+        let item = tokio::select! {
+            _ = &mut stop => return,
+            item = all.next() => item,
+        };
+        let sighting = match item {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                let _ = tx.send(Seen::Failed(e.to_string()));
+                return;
+            }
+            None => return,
+        };
+        let _ = tx.send(Seen::Sighting(sighting.clone()));
+        if let (Some(gateway), Sighting::Link(link)) = (&gateway, &sighting)
+            && link.event == LinkEvent::Appeared
+        {
+            let seen = match gateway.apply(link.ifindex, &link.ifname).await {
+                Ok(()) => Seen::GatewayApplied(link.ifname.clone()),
+                Err(e) => Seen::Failed(format!("gateway on {}: {e}", link.ifname)),
+            };
+            let _ = tx.send(seen);
+        }
+    }
+}
+
+/// The VM's side: `eth0` with its MAC, addresses and default routes via
+/// the gateway.
+fn vm_link(vm: &Netns, hv: &Netns) -> anyhow::Result<Veth> {
+    let link = lab::veth(vm, "eth0", hv, "vnet0")?;
+    link.a.set_mac(lab::Mac(VM_MAC.0))?;
+    link.a.add_addr(IpNet::new(IpAddr::V4(VM4), 24)?)?;
+    link.a.add_addr(IpNet::new(IpAddr::V6(VM6), 64)?)?;
+    vm.ip(&["route", "add", "default", "via", &GW4.to_string()])?;
+    vm.ip(&["-6", "route", "add", "default", "via", &GW6.to_string()])?;
+    Ok(link)
+}
+
+/// The host routes toward the VM that the FIB module will install.
+fn host_routes(hv: &Netns) -> anyhow::Result<()> {
+    hv.ip(&["route", "replace", &format!("{VM4}/32"), "dev", "vnet0"])?;
+    hv.ip(&[
+        "-6",
+        "route",
+        "replace",
+        &format!("{VM6}/128"),
+        "dev",
+        "vnet0",
+    ])?;
+    Ok(())
+}
+
+fn ping(from: &Netns, to: &str) -> lab::Result<bool> {
+    Ok(from
+        .exec("ping", &["-c", "1", "-W", "1", to])?
+        .status
+        .success())
+}
+
+/// The VM's neighbour entry for `ip`: (lladdr, state).
+fn vm_neigh(vm: &Netns, ip: &str) -> anyhow::Result<Option<(String, String)>> {
+    let out = vm.ip(&["neigh", "show", ip, "dev", "eth0"])?;
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let lladdr = words
+        .iter()
+        .position(|w| *w == "lladdr")
+        .and_then(|i| words.get(i + 1));
+    Ok(lladdr.map(|l| (l.to_string(), words.last().unwrap_or(&"").to_string())))
+}
+
+/// Sends a raw Ethernet frame out of `ifname` in `netns` (python3's
+/// AF_PACKET, so the test needs no `unsafe` for a `sockaddr_ll`).
+fn send_frame(netns: &Netns, ifname: &str, frame: &[u8]) -> anyhow::Result<()> {
+    const SEND: &str = "import socket, sys\n\
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n\
+        s.bind((sys.argv[1], 0))\n\
+        s.send(bytes.fromhex(sys.argv[2]))\n";
+    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
+    netns.run("python3", &["-c", SEND, ifname, &hex])?;
+    Ok(())
+}
+
+#[test]
+fn link_sightings_come_in_order_including_links_created_during_the_initial_dump() {
+    if !netns_available(
+        "link_sightings_come_in_order_including_links_created_during_the_initial_dump",
+    ) {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("detect-link", |lab| -> anyhow::Result<()> {
+        let hv = Netns::new(lab, "hv")?;
+        let vm = Netns::new(lab, "vm")?;
+        names = vec![hv.name().to_string(), vm.name().to_string()];
+        // Many other links, so the initial dump spans many messages.
+        let batch = lab.dir().join("fillers.batch");
+        let mut text = String::new();
+        for i in 0..400 {
+            let _ = writeln!(text, "link add f{i}a type veth peer name f{i}b");
+        }
+        std::fs::write(&batch, text)?;
+        hv.ip(&["-batch", &batch.to_string_lossy()])?;
+        let before = lab::veth(&vm, "eth0", &hv, "vnet0")?;
+
+        let mut agent = HypervisorAgent::start(&hv, None, true)?;
+        // Subscribed, not dumped yet: the classic race window.
+        hv.ip(&[
+            "link",
+            "add",
+            "vnet1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth1",
+            "netns",
+            vm.name(),
+        ])?;
+        // Links created while the dump runs (and just after).
+        let hv_name = hv.name().to_string();
+        let creator = std::thread::spawn(move || -> lab::Result<()> {
+            for i in 2..10 {
+                lab::process::run_command(std::process::Command::new("ip").args([
+                    "-n",
+                    &hv_name,
+                    "link",
+                    "add",
+                    &format!("vnet{i}"),
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &format!("x{i}"),
+                ]))?;
+            }
+            Ok(())
+        });
+        agent.go();
+        creator
+            .join()
+            .map_err(|_| anyhow::anyhow!("link creator panicked"))??;
+
+        agent.wait_link("vnet0", LinkEvent::Up)?;
+        agent.wait_link("vnet1", LinkEvent::Appeared)?;
+        for i in 2..10 {
+            agent.wait_link(&format!("vnet{i}"), LinkEvent::Appeared)?;
+        }
+        // vnet1 through its life.
+        let vnet1 = Iface::new(&hv, "vnet1");
+        let eth1 = Iface::new(&vm, "eth1");
+        eth1.up()?;
+        vnet1.up()?;
+        agent.wait_link("vnet1", LinkEvent::Up)?;
+        vnet1.down()?;
+        agent.wait_link("vnet1", LinkEvent::Down)?;
+        vnet1.delete()?;
+        agent.wait_link("vnet1", LinkEvent::Removed)?;
+        for i in 2..10 {
+            hv.ip(&["link", "del", &format!("vnet{i}")])?;
+            agent.wait_link(&format!("vnet{i}"), LinkEvent::Removed)?;
+        }
+        before.b.delete()?;
+        agent.wait_link("vnet0", LinkEvent::Removed)?;
+        agent.settle(Duration::from_millis(200));
+
+        let events = agent.link_events();
+        use LinkEvent::*;
+        // Deleting a link that is up takes it down first (the kernel's
+        // own RTM_NEWLINK before RTM_DELLINK).
+        ensure!(
+            events.get("vnet0") == Some(&vec![Appeared, Up, Down, Removed]),
+            "vnet0: {:?}",
+            events.get("vnet0")
+        );
+        ensure!(
+            events.get("vnet1") == Some(&vec![Appeared, Up, Down, Removed]),
+            "vnet1: {:?}",
+            events.get("vnet1")
+        );
+        for i in 2..10 {
+            let name = format!("vnet{i}");
+            ensure!(
+                events.get(&name) == Some(&vec![Appeared, Removed]),
+                "{name}: {:?}",
+                events.get(&name)
+            );
+        }
+        let others: Vec<&String> = events.keys().filter(|n| !n.starts_with("vnet")).collect();
+        ensure!(
+            others.is_empty(),
+            "links that are not VM-facing were reported: {others:?}"
+        );
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+#[test]
+fn the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted() {
+    if !netns_available("the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted") {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("detect-gw", |lab| -> anyhow::Result<()> {
+        let hv = Netns::new(lab, "hv")?;
+        let vm = Netns::new(lab, "vm")?;
+        names = vec![hv.name().to_string(), vm.name().to_string()];
+        let mut agent = HypervisorAgent::start(&hv, Some(gateway()), false)?;
+        let link = vm_link(&vm, &hv)?;
+        agent.wait_gateway("vnet0")?;
+        host_routes(&hv)?;
+        ensure!(
+            link.b.mac()?.0 == MacAddr::ANYCAST_DEFAULT.0,
+            "vnet0's MAC is not the gateway's"
+        );
+
+        lab::wait_until(
+            "the VM to ping its gateway",
+            WAIT,
+            Duration::from_millis(100),
+            || ping(&vm, &GW4.to_string()),
+        )?;
+        let entry = vm_neigh(&vm, &GW4.to_string())?;
+        ensure!(
+            entry.as_ref().map(|(mac, _)| mac.as_str()) == Some("ee:ee:ee:ee:ee:ee"),
+            "the VM's ARP entry for its gateway: {entry:?}"
+        );
+        agent.wait_for(
+            "a neighbour sighting of the VM's IPv4 address",
+            WAIT,
+            |s| match s {
+                Seen::Sighting(Sighting::Neighbour(n))
+                    if n.ip == IpAddr::V4(VM4) && n.mac == VM_MAC && n.ifname == "vnet0" =>
+                {
+                    Some(())
+                }
+                _ => None,
+            },
+        )?;
+
+        // IPv6: the VM resolves its gateway through proxy NDP.
+        let _ = ping(&vm, &GW6.to_string());
+        lab::wait_until(
+            "the VM to resolve its IPv6 gateway",
+            WAIT,
+            Duration::from_millis(100),
+            || {
+                let _ = ping(&vm, &GW6.to_string());
+                Ok(vm_neigh(&vm, &GW6.to_string())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|(mac, _)| mac == "ee:ee:ee:ee:ee:ee"))
+            },
+        )?;
+        agent.wait_for(
+            "a neighbour sighting of the VM's IPv6 address",
+            WAIT,
+            |s| match s {
+                Seen::Sighting(Sighting::Neighbour(n))
+                    if n.ip == IpAddr::V6(VM6) && n.mac == VM_MAC =>
+                {
+                    Some(())
+                }
+                _ => None,
+            },
+        )?;
+        // Our own proxy entry is never a sighting.
+        agent.settle(Duration::from_millis(200));
+        let proxies: Vec<_> = agent
+            .sightings()
+            .into_iter()
+            .filter(|s| matches!(s, Sighting::Neighbour(n) if n.ip == IpAddr::V6(GW6)))
+            .collect();
+        ensure!(proxies.is_empty(), "{proxies:?}");
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+#[test]
+fn announcements_are_sighted_with_address_mac_and_receive_time() {
+    if !netns_available("announcements_are_sighted_with_address_mac_and_receive_time") {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("detect-announce", |lab| -> anyhow::Result<()> {
+        let hv = Netns::new(lab, "hv")?;
+        let vm = Netns::new(lab, "vm")?;
+        names = vec![hv.name().to_string(), vm.name().to_string()];
+        let _link = vm_link(&vm, &hv)?;
+        // An interface that is not VM-facing: announcements there are not ours.
+        let _uplink = lab::veth(&vm, "eth9", &hv, "uplink0")?;
+        let mut agent = HypervisorAgent::start(&hv, None, false)?;
+        agent.wait_link("vnet0", LinkEvent::Up)?;
+
+        let start = SystemTime::now();
+        send_frame(
+            &vm,
+            "eth9",
+            &build::gratuitous_arp(VM_MAC, Ipv4Addr::new(10, 9, 9, 9)),
+        )?;
+        send_frame(
+            &vm,
+            "eth0",
+            &build::arp_request(VM_MAC, VM4, Ipv4Addr::new(10, 1, 1, 77)),
+        )?;
+        send_frame(&vm, "eth0", &build::gratuitous_arp(VM_MAC, VM4))?;
+        send_frame(&vm, "eth0", &build::rarp(VM_MAC))?;
+        send_frame(&vm, "eth0", &build::unsolicited_na(VM_MAC, VM6))?;
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let a = agent.wait_for("announcements", WAIT, |s| match s {
+                Seen::Sighting(Sighting::Announcement(a)) => Some(a.clone()),
+                _ => None,
+            })?;
+            got.push(a);
+        }
+        let end = SystemTime::now();
+        let summary: Vec<(AnnouncementKind, &str, MacAddr, Option<IpAddr>)> = got
+            .iter()
+            .map(|a| (a.kind, a.ifname.as_str(), a.mac, a.ip))
+            .collect();
+        ensure!(
+            summary
+                == vec![
+                    (
+                        AnnouncementKind::GratuitousArp,
+                        "vnet0",
+                        VM_MAC,
+                        Some(IpAddr::V4(VM4))
+                    ),
+                    (AnnouncementKind::Rarp, "vnet0", VM_MAC, None),
+                    (
+                        AnnouncementKind::UnsolicitedNa,
+                        "vnet0",
+                        VM_MAC,
+                        Some(IpAddr::V6(VM6))
+                    ),
+                ],
+            "announcements: {summary:?}"
+        );
+        for a in &got {
+            ensure!(
+                a.received >= start && a.received <= end,
+                "receive time {:?} outside [{start:?}, {end:?}]",
+                a.received
+            );
+        }
+
+        // The inventory, fed what the detectors saw, makes the VM arrive.
+        let mut inventory = Inventory::new(vec![InterfacePolicy {
+            matcher: InterfaceMatcher::libvirt_default(),
+            pools: vec!["10.1.1.0/24".parse()?, "2001:db8:1::/64".parse()?],
+        }]);
+        let mut decisions = Vec::new();
+        for s in agent.sightings() {
+            inventory.handle(Input::Sighting(s), &mut decisions);
+        }
+        let arrived: Vec<IpAddr> = decisions
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Arrive { addresses, .. } => Some(addresses.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        ensure!(
+            arrived.contains(&IpAddr::V4(VM4)) && arrived.contains(&IpAddr::V6(VM6)),
+            "decisions: {decisions:?}"
+        );
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+#[test]
+fn a_moved_vm_keeps_its_gateway_entry_and_pings_through_the_new_hypervisor() {
+    if !netns_available("a_moved_vm_keeps_its_gateway_entry_and_pings_through_the_new_hypervisor") {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("detect-move", |lab| -> anyhow::Result<()> {
+        let vm = Netns::new(lab, "vm")?;
+        let hv1 = Netns::new(lab, "hv1")?;
+        let hv2 = Netns::new(lab, "hv2")?;
+        names = vec![
+            vm.name().to_string(),
+            hv1.name().to_string(),
+            hv2.name().to_string(),
+        ];
+        let mut agent1 = HypervisorAgent::start(&hv1, Some(gateway()), false)?;
+        let mut agent2 = HypervisorAgent::start(&hv2, Some(gateway()), false)?;
+        let mut link = vm_link(&vm, &hv1)?;
+        agent1.wait_gateway("vnet0")?;
+        host_routes(&hv1)?;
+        lab::wait_until(
+            "the VM to ping its gateway on hv1",
+            WAIT,
+            Duration::from_millis(100),
+            || ping(&vm, &GW4.to_string()),
+        )?;
+        let before = vm_neigh(&vm, &GW4.to_string())?;
+        ensure!(
+            before.as_ref().map(|(m, _)| m.as_str()) == Some("ee:ee:ee:ee:ee:ee"),
+            "{before:?}"
+        );
+
+        // The live migration: the VM's vNIC moves to hv2.
+        let announced_on_hv1 = |a: &HypervisorAgent| {
+            a.sightings()
+                .iter()
+                .filter(|s| matches!(s, Sighting::Announcement(_)))
+                .count()
+        };
+        let hv1_before = announced_on_hv1(&agent1);
+        link.b.move_to(&hv2)?;
+        agent1.wait_link("vnet0", LinkEvent::Removed)?;
+        agent2.wait_link("vnet0", LinkEvent::Appeared)?;
+        agent2.wait_gateway("vnet0")?;
+        host_routes(&hv2)?;
+        // As QEMU would, the VM announces itself at its new home.
+        send_frame(&vm, "eth0", &build::rarp(VM_MAC))?;
+        send_frame(&vm, "eth0", &build::gratuitous_arp(VM_MAC, VM4))?;
+        agent2.wait_for("the VM's RARP on hv2", WAIT, |s| match s {
+            Seen::Sighting(Sighting::Announcement(a))
+                if a.kind == AnnouncementKind::Rarp && a.ifname == "vnet0" && a.mac == VM_MAC =>
+            {
+                Some(())
+            }
+            _ => None,
+        })?;
+
+        // The VM's ARP entry for its gateway was not invalidated: same MAC.
+        let after = vm_neigh(&vm, &GW4.to_string())?;
+        ensure!(
+            after.as_ref().map(|(m, _)| m.as_str()) == Some("ee:ee:ee:ee:ee:ee")
+                && !after
+                    .as_ref()
+                    .is_some_and(|(_, s)| s == "FAILED" || s == "INCOMPLETE"),
+            "after the move: {after:?}"
+        );
+        ensure!(link.b.netns() == hv2.name() && link.b.mac()?.0 == MacAddr::ANYCAST_DEFAULT.0);
+        // hv2 answers now: its counters move, and it learns the VM.
+        let rx_before = rx_packets(&hv2, "vnet0")?;
+        lab::wait_until(
+            "the VM to ping its gateway on hv2",
+            WAIT,
+            Duration::from_millis(100),
+            || ping(&vm, &GW4.to_string()),
+        )?;
+        ensure!(
+            rx_packets(&hv2, "vnet0")? > rx_before,
+            "hv2's vnet0 received nothing"
+        );
+        agent2.wait_for("hv2 to learn the VM's address", WAIT, |s| match s {
+            Seen::Sighting(Sighting::Neighbour(n)) if n.ip == IpAddr::V4(VM4) => Some(()),
+            _ => None,
+        })?;
+        agent1.settle(Duration::from_millis(100));
+        ensure!(
+            announced_on_hv1(&agent1) == hv1_before,
+            "hv1 saw an announcement after the move"
+        );
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+fn rx_packets(netns: &Netns, ifname: &str) -> anyhow::Result<u64> {
+    let out = netns.ip(&["-s", "-o", "link", "show", ifname])?;
+    // `-o -s`: "... RX: bytes packets ...\    <bytes> <packets> ..."
+    let after_rx = out.split("RX:").nth(1).context("no RX counters")?;
+    let numbers: Vec<u64> = after_rx
+        .split(['\\', ' '])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    numbers.get(1).copied().context("no RX packet counter")
+}

@@ -48,6 +48,25 @@ fn gateway() -> GatewayConfig {
     }
 }
 
+/// How a [`HypervisorAgent`] runs.
+#[derive(Default)]
+struct AgentOptions {
+    /// Apply this anycast gateway to every VM-facing interface that appears.
+    gateway: Option<GatewayConfig>,
+    /// Subscribe, then wait for [`HypervisorAgent::go`] before reading
+    /// anything (the initial dump included).
+    hold: bool,
+    /// The link detector's receive buffer (default: the detector's).
+    link_rcvbuf: Option<usize>,
+}
+
+fn with_gateway() -> AgentOptions {
+    AgentOptions {
+        gateway: Some(gateway()),
+        ..AgentOptions::default()
+    }
+}
+
 /// What the hypervisor thread reports.
 #[derive(Debug, Clone)]
 enum Seen {
@@ -61,7 +80,8 @@ enum Seen {
 /// after the namespaces so it stops first.
 struct HypervisorAgent {
     rx: mpsc::Receiver<Seen>,
-    seen: Vec<Seen>,
+    /// Everything read so far, with when it was read.
+    seen: Vec<(Instant, Seen)>,
     go: Option<tokio::sync::oneshot::Sender<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -69,8 +89,8 @@ struct HypervisorAgent {
 
 impl HypervisorAgent {
     /// Starts the detectors in `netns` and returns once they have
-    /// subscribed. With `hold`, they do not dump until [`Self::go`].
-    fn start(netns: &Netns, gateway: Option<GatewayConfig>, hold: bool) -> anyhow::Result<Self> {
+    /// subscribed.
+    fn start(netns: &Netns, options: AgentOptions) -> anyhow::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
@@ -91,7 +111,7 @@ impl HypervisorAgent {
                     return;
                 }
             };
-            runtime.block_on(run_agent(gateway, hold, ready_tx, go_rx, stop_rx, tx));
+            runtime.block_on(run_agent(options, ready_tx, go_rx, stop_rx, tx));
         });
         let agent = HypervisorAgent {
             rx,
@@ -135,7 +155,7 @@ impl HypervisorAgent {
             if let Seen::Failed(e) = &seen {
                 bail!("hypervisor agent failed: {e}");
             }
-            self.seen.push(seen.clone());
+            self.seen.push((Instant::now(), seen.clone()));
             if let Some(t) = f(&seen) {
                 return Ok(t);
             }
@@ -145,7 +165,7 @@ impl HypervisorAgent {
     /// Reads whatever comes within `quiet`.
     fn settle(&mut self, quiet: Duration) {
         while let Ok(seen) = self.rx.recv_timeout(quiet) {
-            self.seen.push(seen);
+            self.seen.push((Instant::now(), seen));
         }
     }
 
@@ -168,7 +188,7 @@ impl HypervisorAgent {
     /// Link events seen so far, per interface name, in order.
     fn link_events(&self) -> BTreeMap<String, Vec<LinkEvent>> {
         let mut by_name: BTreeMap<String, Vec<LinkEvent>> = BTreeMap::new();
-        for s in &self.seen {
+        for (_, s) in &self.seen {
             if let Seen::Sighting(Sighting::Link(l)) = s {
                 by_name.entry(l.ifname.clone()).or_default().push(l.event);
             }
@@ -179,7 +199,7 @@ impl HypervisorAgent {
     fn sightings(&self) -> Vec<Sighting> {
         self.seen
             .iter()
-            .filter_map(|s| match s {
+            .filter_map(|(_, s)| match s {
                 Seen::Sighting(s) => Some(s.clone()),
                 _ => None,
             })
@@ -188,7 +208,7 @@ impl HypervisorAgent {
 
     fn history(&self) -> String {
         let mut out = String::new();
-        for s in &self.seen {
+        for (_, s) in &self.seen {
             let _ = writeln!(out, "  {s:?}");
         }
         out
@@ -208,8 +228,7 @@ impl Drop for HypervisorAgent {
 }
 
 async fn run_agent(
-    gateway: Option<GatewayConfig>,
-    hold: bool,
+    options: AgentOptions,
     ready: mpsc::Sender<Result<(), String>>,
     go: tokio::sync::oneshot::Receiver<()>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
@@ -218,11 +237,14 @@ async fn run_agent(
     let matcher = InterfaceMatcher::libvirt_default();
     let setup = (|| -> anyhow::Result<_> {
         let detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(LinkDetector::subscribe(matcher.clone())?),
+            Box::new(match options.link_rcvbuf {
+                Some(bytes) => LinkDetector::subscribe_with_buffer(matcher.clone(), bytes)?,
+                None => LinkDetector::subscribe(matcher.clone())?,
+            }),
             Box::new(NeighDetector::subscribe(matcher.clone())?),
             Box::new(AnnounceDetector::open(matcher.clone())?),
         ];
-        let gateway = match gateway {
+        let gateway = match options.gateway {
             Some(config) => {
                 let (connection, handle, _) = rtnetlink::new_connection()?;
                 tokio::spawn(connection);
@@ -240,7 +262,7 @@ async fn run_agent(
         }
     };
     let _ = ready.send(Ok(()));
-    if hold {
+    if options.hold {
         tokio::select! {
             _ = go => {}
             _ = &mut stop => return,
@@ -351,7 +373,13 @@ fn link_sightings_come_in_order_including_links_created_during_the_initial_dump(
         hv.ip(&["-batch", &batch.to_string_lossy()])?;
         let before = lab::veth(&vm, "eth0", &hv, "vnet0")?;
 
-        let mut agent = HypervisorAgent::start(&hv, None, true)?;
+        let mut agent = HypervisorAgent::start(
+            &hv,
+            AgentOptions {
+                hold: true,
+                ..AgentOptions::default()
+            },
+        )?;
         // Subscribed, not dumped yet: the classic race window.
         hv.ip(&[
             "link",
@@ -367,7 +395,8 @@ fn link_sightings_come_in_order_including_links_created_during_the_initial_dump(
         ])?;
         // Links created while the dump runs (and just after).
         let hv_name = hv.name().to_string();
-        let creator = std::thread::spawn(move || -> lab::Result<()> {
+        let creator = std::thread::spawn(move || -> lab::Result<Vec<Instant>> {
+            let mut created = Vec::new();
             for i in 2..10 {
                 lab::process::run_command(std::process::Command::new("ip").args([
                     "-n",
@@ -381,11 +410,13 @@ fn link_sightings_come_in_order_including_links_created_during_the_initial_dump(
                     "name",
                     &format!("x{i}"),
                 ]))?;
+                created.push(Instant::now());
             }
-            Ok(())
+            Ok(created)
         });
+        let go = Instant::now();
         agent.go();
-        creator
+        let created = creator
             .join()
             .map_err(|_| anyhow::anyhow!("link creator panicked"))??;
 
@@ -393,6 +424,15 @@ fn link_sightings_come_in_order_including_links_created_during_the_initial_dump(
         agent.wait_link("vnet1", LinkEvent::Appeared)?;
         for i in 2..10 {
             agent.wait_link(&format!("vnet{i}"), LinkEvent::Appeared)?;
+        }
+        // The whole dump is reported at once, when it ends.
+        if let Some((dumped, _)) = agent.seen.first() {
+            let during = created.iter().filter(|c| *c < dumped).count();
+            eprintln!(
+                "initial dump reported {:?} after go; {during} of {} links created meanwhile",
+                dumped.duration_since(go),
+                created.len()
+            );
         }
         // vnet1 through its life.
         let vnet1 = Iface::new(&hv, "vnet1");
@@ -446,6 +486,70 @@ fn link_sightings_come_in_order_including_links_created_during_the_initial_dump(
 }
 
 #[test]
+fn an_overrun_resyncs_without_losing_or_doubling_a_link() {
+    if !netns_available("an_overrun_resyncs_without_losing_or_doubling_a_link") {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("detect-overrun", |lab| -> anyhow::Result<()> {
+        let hv = Netns::new(lab, "hv")?;
+        names = vec![hv.name().to_string()];
+        // The smallest receive buffer the kernel allows, and nobody reading:
+        // the link events below overflow it.
+        let mut agent = HypervisorAgent::start(
+            &hv,
+            AgentOptions {
+                hold: true,
+                link_rcvbuf: Some(1),
+                ..AgentOptions::default()
+            },
+        )?;
+        let batch = lab.dir().join("burst.batch");
+        let mut text = String::new();
+        for i in 0..40 {
+            let _ = writeln!(text, "link add vnet{i} type veth peer name x{i}");
+        }
+        // Created and gone while events were lost.
+        text.push_str("link add vnet-gone type veth peer name x-gone\nlink del vnet-gone\n");
+        std::fs::write(&batch, text)?;
+        hv.ip(&["-batch", &batch.to_string_lossy()])?;
+        agent.go();
+        for i in 0..40 {
+            agent.wait_link(&format!("vnet{i}"), LinkEvent::Appeared)?;
+        }
+        agent.wait_for("a resync", WAIT, |s| match s {
+            Seen::Sighting(Sighting::Resync { detector: "link" }) => Some(()),
+            _ => None,
+        })?;
+        hv.ip(&["link", "del", "vnet0"])?;
+        agent.wait_link("vnet0", LinkEvent::Removed)?;
+        agent.settle(Duration::from_millis(200));
+        let events = agent.link_events();
+        ensure!(
+            events.get("vnet0") == Some(&vec![LinkEvent::Appeared, LinkEvent::Removed]),
+            "vnet0: {:?}",
+            events.get("vnet0")
+        );
+        for i in 1..40 {
+            let name = format!("vnet{i}");
+            ensure!(
+                events.get(&name) == Some(&vec![LinkEvent::Appeared]),
+                "{name}: {:?}",
+                events.get(&name)
+            );
+        }
+        let gone = events.get("vnet-gone");
+        ensure!(
+            gone.is_none() || gone == Some(&vec![LinkEvent::Appeared, LinkEvent::Removed]),
+            "vnet-gone: {gone:?}"
+        );
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+#[test]
 fn the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted() {
     if !netns_available("the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted") {
         return;
@@ -455,7 +559,7 @@ fn the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted() {
         let hv = Netns::new(lab, "hv")?;
         let vm = Netns::new(lab, "vm")?;
         names = vec![hv.name().to_string(), vm.name().to_string()];
-        let mut agent = HypervisorAgent::start(&hv, Some(gateway()), false)?;
+        let mut agent = HypervisorAgent::start(&hv, with_gateway())?;
         let link = vm_link(&vm, &hv)?;
         agent.wait_gateway("vnet0")?;
         host_routes(&hv)?;
@@ -541,7 +645,7 @@ fn announcements_are_sighted_with_address_mac_and_receive_time() {
         let _link = vm_link(&vm, &hv)?;
         // An interface that is not VM-facing: announcements there are not ours.
         let _uplink = lab::veth(&vm, "eth9", &hv, "uplink0")?;
-        let mut agent = HypervisorAgent::start(&hv, None, false)?;
+        let mut agent = HypervisorAgent::start(&hv, AgentOptions::default())?;
         agent.wait_link("vnet0", LinkEvent::Up)?;
 
         let start = SystemTime::now();
@@ -640,8 +744,8 @@ fn a_moved_vm_keeps_its_gateway_entry_and_pings_through_the_new_hypervisor() {
             hv1.name().to_string(),
             hv2.name().to_string(),
         ];
-        let mut agent1 = HypervisorAgent::start(&hv1, Some(gateway()), false)?;
-        let mut agent2 = HypervisorAgent::start(&hv2, Some(gateway()), false)?;
+        let mut agent1 = HypervisorAgent::start(&hv1, with_gateway())?;
+        let mut agent2 = HypervisorAgent::start(&hv2, with_gateway())?;
         let mut link = vm_link(&vm, &hv1)?;
         agent1.wait_gateway("vnet0")?;
         host_routes(&hv1)?;

@@ -39,9 +39,9 @@ use super::{
 
 const NAME: &str = "link";
 
-/// Receive buffer asked for on event sockets (the kernel caps it at
-/// `rmem_max` unless we may force it, which root may).
-const EVENT_RCVBUF: usize = 8 << 20;
+/// Receive buffer asked for on event sockets by default (the kernel caps it
+/// at `rmem_max` unless we may force it, which root may).
+pub const EVENT_RCVBUF: usize = 8 << 20;
 
 /// How often an interrupted dump is retried before it is taken as is (the
 /// events that follow correct it).
@@ -197,9 +197,14 @@ pub(super) struct Subscription {
 }
 
 impl Subscription {
-    /// Subscribes to `groups` in the calling thread's network namespace.
-    /// Must run inside a tokio runtime.
-    pub fn new(detector: &'static str, groups: &[MulticastGroup]) -> Result<Self, DetectError> {
+    /// Subscribes to `groups` in the calling thread's network namespace,
+    /// with a receive buffer of `rcvbuf` bytes. Must run inside a tokio
+    /// runtime.
+    pub fn new(
+        detector: &'static str,
+        groups: &[MulticastGroup],
+        rcvbuf: usize,
+    ) -> Result<Self, DetectError> {
         let io = |what| {
             move |source| DetectError::Io {
                 detector,
@@ -211,14 +216,12 @@ impl Subscription {
             rtnetlink::new_multicast_connection(groups).map_err(io("subscribing to netlink"))?;
         let socket = connection.socket_mut().socket_mut();
         socket
-            .set_rx_buf_sz(EVENT_RCVBUF)
+            .set_rx_buf_sz(rcvbuf)
             .map_err(io("setting SO_RCVBUF"))?;
         // Past rmem_max: allowed for root (CAP_NET_ADMIN), harmless otherwise.
-        if let Err(e) = nix::sys::socket::setsockopt(
-            &*socket,
-            nix::sys::socket::sockopt::RcvBufForce,
-            &EVENT_RCVBUF,
-        ) {
+        if let Err(e) =
+            nix::sys::socket::setsockopt(&*socket, nix::sys::socket::sockopt::RcvBufForce, &rcvbuf)
+        {
             debug!(detector, error = %e, "SO_RCVBUFFORCE refused; keeping SO_RCVBUF");
         }
         Ok(Subscription {
@@ -343,8 +346,17 @@ impl LinkDetector {
     /// (call it inside a tokio runtime, on a thread in the namespace to
     /// watch). Events from now on are kept until the stream reads them.
     pub fn subscribe(matcher: InterfaceMatcher) -> Result<LinkDetector, DetectError> {
+        Self::subscribe_with_buffer(matcher, EVENT_RCVBUF)
+    }
+
+    /// [`Self::subscribe`] with a receive buffer of `rcvbuf` bytes (a tiny
+    /// one makes overruns easy to provoke in tests).
+    pub fn subscribe_with_buffer(
+        matcher: InterfaceMatcher,
+        rcvbuf: usize,
+    ) -> Result<LinkDetector, DetectError> {
         Ok(LinkDetector {
-            sub: Subscription::new(NAME, &[MulticastGroup::Link])?,
+            sub: Subscription::new(NAME, &[MulticastGroup::Link], rcvbuf)?,
             matcher,
         })
     }

@@ -29,7 +29,7 @@ use rtnetlink::MulticastGroup;
 use rtnetlink::packet_core::NetlinkPayload;
 use tracing::warn;
 
-use super::link::{LinkChange, LinkTable, Subscription, dump_links, link_change};
+use super::link::{EVENT_RCVBUF, LinkChange, LinkTable, Subscription, dump_links, link_change};
 use super::{
     DetectError, Detector, InterfaceMatcher, MacAddr, NeighbourSighting, NudState, Sighting,
     SightingStream,
@@ -176,8 +176,17 @@ impl NeighDetector {
     /// Subscribes to link and neighbour events in the calling thread's
     /// network namespace (inside a tokio runtime).
     pub fn subscribe(matcher: InterfaceMatcher) -> Result<NeighDetector, DetectError> {
+        Self::subscribe_with_buffer(matcher, EVENT_RCVBUF)
+    }
+
+    /// [`Self::subscribe`] with a receive buffer of `rcvbuf` bytes.
+    pub fn subscribe_with_buffer(
+        matcher: InterfaceMatcher,
+        rcvbuf: usize,
+    ) -> Result<NeighDetector, DetectError> {
+        let groups = [MulticastGroup::Link, MulticastGroup::Neigh];
         Ok(NeighDetector {
-            sub: Subscription::new(NAME, &[MulticastGroup::Link, MulticastGroup::Neigh])?,
+            sub: Subscription::new(NAME, &groups, rcvbuf)?,
             matcher,
         })
     }

@@ -295,6 +295,24 @@ async fn run_agent(
     }
 }
 
+/// Runs `body` on a thread inside `netns`, on a runtime built there.
+fn run_in_netns<F>(netns: &Netns, body: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let path = format!("/var/run/netns/{}", netns.name());
+    std::thread::spawn(move || -> anyhow::Result<()> {
+        let ns = std::fs::File::open(&path).with_context(|| path.clone())?;
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).context("setns")?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async move { tokio::time::timeout(WAIT, body).await? })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the thread in {} panicked", netns.name()))?
+}
+
 /// The VM's side: `eth0` with its MAC, addresses and default routes via
 /// the gateway.
 fn vm_link(vm: &Netns, hv: &Netns) -> anyhow::Result<Veth> {
@@ -618,6 +636,40 @@ fn the_gateway_answers_with_the_anycast_mac_and_the_vm_address_is_sighted() {
                 _ => None,
             },
         )?;
+        // Applying again changes nothing, and every setting landed in hv.
+        let ifindex = link.b.index()?;
+        run_in_netns(&hv, async move {
+            let (connection, handle, _) = rtnetlink::new_connection()?;
+            tokio::spawn(connection);
+            let gateway = AnycastGateway::new(handle, gateway());
+            gateway.apply(ifindex, "vnet0").await?;
+            gateway.apply(ifindex, "vnet0").await?;
+            Ok(())
+        })?;
+        let addrs = link.b.addrs()?;
+        let gw4: IpNet = IpNet::new(IpAddr::V4(GW4), 32)?;
+        ensure!(
+            addrs.iter().filter(|a| **a == gw4).count() == 1,
+            "vnet0's addresses: {addrs:?}"
+        );
+        let proxies = hv.ip(&["-6", "neigh", "show", "proxy", "dev", "vnet0"])?;
+        ensure!(
+            proxies.matches(&GW6.to_string()).count() == 1,
+            "proxy entries: {proxies}"
+        );
+        for (key, want) in [
+            ("net.ipv4.conf.vnet0.proxy_arp", "1"),
+            ("net.ipv4.neigh.vnet0.proxy_delay", "0"),
+            ("net.ipv6.conf.vnet0.proxy_ndp", "1"),
+            ("net.ipv6.neigh.vnet0.proxy_delay", "0"),
+            ("net.ipv6.conf.vnet0.forwarding", "1"),
+            ("net.ipv6.conf.all.forwarding", "1"),
+            ("net.ipv4.ip_forward", "1"),
+        ] {
+            let got = hv.run("sysctl", &["-n", key])?;
+            ensure!(got.trim() == want, "{key} = {got:?} in hv");
+        }
+
         // Our own proxy entry is never a sighting.
         agent.settle(Duration::from_millis(200));
         let proxies: Vec<_> = agent

@@ -6,7 +6,9 @@
 # Idempotent: packages already present are left alone.
 set -euo pipefail
 
-packages=(bird2 frr gobgpd exabgp tcpdump iproute2 iputils-ping procps ethtool)
+# python3: tests/detect.rs sends hand-built Ethernet frames (RARP, gratuitous
+# ARP, neighbour advertisements) from a VM namespace through its AF_PACKET.
+packages=(bird2 frr gobgpd exabgp tcpdump iproute2 iputils-ping procps ethtool python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -81,6 +81,10 @@ pub struct FibConfig {
     /// Full dump and reconcile this often, for changes the kernel does not
     /// announce; `None` for never.
     pub audit_interval: Option<Duration>,
+    /// Least time between two resyncs, so a sustained event storm that
+    /// keeps overrunning the socket costs one dump per holdoff, not one
+    /// per overrun.
+    pub resync_holdoff: Duration,
 }
 
 impl Default for FibConfig {
@@ -91,6 +95,7 @@ impl Default for FibConfig {
             repair_delay: Duration::from_millis(10),
             retry_interval: Duration::from_secs(1),
             audit_interval: Some(Duration::from_secs(300)),
+            resync_holdoff: Duration::from_millis(200),
         }
     }
 }
@@ -308,6 +313,7 @@ pub struct FibService {
     retry: HashSet<RouteKey>,
     retry_at: Option<Instant>,
     resync_at: Option<Instant>,
+    last_resync: Option<Instant>,
     audit_at: Option<Instant>,
     counters: FibCounters,
     counters_tx: watch::Sender<FibCounters>,
@@ -369,6 +375,7 @@ impl FibService {
             retry: HashSet::new(),
             retry_at: None,
             resync_at: None,
+            last_resync: None,
             counters,
             counters_tx,
         };
@@ -505,7 +512,11 @@ impl FibService {
             KernelEvent::Overrun => {
                 self.counters.overruns += 1;
                 warn!("route events lost (socket overrun); resyncing");
-                self.resync_at.get_or_insert(now + self.config.repair_delay);
+                let at = now + self.config.repair_delay;
+                let at = self
+                    .last_resync
+                    .map_or(at, |t| at.max(t + self.config.resync_holdoff));
+                self.resync_at.get_or_insert(at);
             }
             KernelEvent::Added(route) => {
                 let key = route.key();
@@ -609,6 +620,7 @@ impl FibService {
             Err(e) => return self.kernel_failed(e),
         };
         self.counters.resyncs += 1;
+        self.last_resync = Some(Instant::now());
         self.counters.dumps_interrupted += u64::from(dump.interrupted);
         self.view = dump.routes;
         self.dirty.clear();

@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agent::fib::kernel::AckMode;
 use agent::fib::{
     Delta, EntryState, FibConfig, FibHandle, FibService, Retention, Route, RouteKind, RouteParams,
     StaticResolver,
@@ -454,8 +455,9 @@ fn fib_resyncs_after_an_event_overrun() {
                     })?;
                 let c = fib.counters();
                 eprintln!(
-                    "resynced {synced:?} after the burst ({} overruns, {} resyncs)",
-                    c.overruns, c.resyncs
+                    "resynced {synced:?} after the burst ({} overruns, {} resyncs, {} dumps \
+                     interrupted and retried)",
+                    c.overruns, c.resyncs, c.dumps_interrupted
                 );
                 let snap = fib.snapshot().await?;
                 ensure!(
@@ -627,6 +629,71 @@ fn fib_ipv6_via_link_local_and_ipv4_via_inet6() {
                 );
                 again.shutdown(Retention::Flush).await?;
                 ensure!(shown(dut, "-6")?.is_empty() && shown(dut, "-4")?.is_empty());
+                Ok(())
+            })
+        })
+    })
+    .unwrap();
+    assert_cleaned_up(&names, &[], &[]);
+}
+
+#[test]
+fn fib_counts_refused_routes_by_errno_and_retries_them() {
+    if !netns_available("fib_counts_refused_routes_by_errno_and_retries_them") {
+        return;
+    }
+    let mut names = Vec::new();
+    Lab::run("fib-refused", |lab| -> anyhow::Result<()> {
+        let pair = Pair::new(lab, "dut", "gw")?;
+        names = pair.names();
+        let dut = &pair.a;
+        in_netns(dut, |rt| {
+            rt.block_on(async {
+                // Both ACK modes: with `LastOfDatagram` the refused route
+                // (in the middle of a datagram) asked for no ACK, so its
+                // NACK arrives unsolicited and maps back by its echo.
+                for (round, ack) in [AckMode::LastOfDatagram, AckMode::EachMessage]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let mut config = config(Duration::ZERO);
+                    config.retry_interval = Duration::from_millis(100);
+                    config.kernel.ack = ack;
+                    config.kernel.batch_size = 4;
+                    let fib = FibService::start(config, []).await?;
+                    let params = fib.params();
+                    // 203.0.113.0/24 is no connected subnet: the kernel
+                    // refuses the route (ENETUNREACH), the rest go in.
+                    let unreachable: Ipv4Addr = "203.0.113.1".parse()?;
+                    let mut routes: Vec<Route> = (0..6).map(|i| via(params, i, GW_A)).collect();
+                    routes[2] = via(params, 2, unreachable);
+                    installed(&fib, &routes).await?;
+                    let c = fib.counters();
+                    ensure!(c.installed == 5, "{ack:?}: {c:?}");
+                    ensure!(c.failures.get(&101).copied().unwrap_or(0) >= 1, "{c:?}");
+                    let last = c.last_failure.clone().context("no failure recorded")?;
+                    ensure!(last.key == Some(routes[2].key()), "{last:?}");
+                    eprintln!("{ack:?}: refused: errno {} {:?}", last.errno, last.message);
+                    let snap = fib.snapshot().await?;
+                    let missing: Vec<_> = snap
+                        .entries
+                        .iter()
+                        .filter(|e| e.state == EntryState::Missing)
+                        .map(|e| e.key)
+                        .collect();
+                    ensure!(missing == vec![routes[2].key()], "{missing:?}");
+
+                    // Once the gateway is reachable, the retry installs it.
+                    let subnet = "203.0.113.2/24".parse()?;
+                    pair.link.a.add_addr(subnet)?;
+                    let took = time_until("the refused route retried", Duration::from_secs(3), || {
+                        Ok(gateways(dut)? == expect(&routes))
+                    })?;
+                    eprintln!("{ack:?}: the refused route went in {took:?} after its gateway became reachable");
+                    fib.shutdown(Retention::Flush).await?;
+                    pair.link.a.del_addr(subnet)?;
+                    ensure!(gateways(dut)?.is_empty(), "round {round} flushed");
+                }
                 Ok(())
             })
         })

@@ -5,22 +5,29 @@
 //!   Kernel (request socket, strict check, ext ack)      Monitor (multicast socket)
 //!     dump()     RTM_GETROUTE|DUMP per family,            RTNLGRP_IPV4_ROUTE
 //!                filtered by protocol + table in the      RTNLGRP_IPV6_ROUTE
-//!                kernel; retried on NLM_F_DUMP_INTR         -> Added / Removed (ours)
-//!     replace()  RTM_NEWROUTE REPLACE|CREATE|ACK  \         -> Overrun (ENOBUFS: events
-//!     delete()   RTM_DELROUTE ACK                  > batch     were lost, resync)
+//!                kernel; retried on NLM_F_DUMP_INTR         -> Added / Removed: routes of
+//!     replace()  RTM_NEWROUTE REPLACE|CREATE  \                ours changed by anyone but
+//!     delete()   RTM_DELROUTE (exact key)      > batch         our request socket's port
+//!                                                           -> Overrun (ENOBUFS: events
+//!                                                              were lost, resync)
 //!                `batch_size` messages per datagram,
 //!                `in_flight` datagrams pipelined; a NACK
-//!                names its request, so it maps back to a key
+//!                echoes its request, so it maps back to a key
 //! ```
 //!
 //! Both sockets are `netlink-proto` connections driven by their own tokio
 //! task. The request socket uses the lower-level `ConnectionHandle` (not
 //! `rtnetlink::Handle`) because only it sends many messages in one datagram
 //! (`request_batch`) and shows header flags (`NLM_F_DUMP_INTR`). The kernel
-//! handles a datagram's messages one after another inside `sendmsg` and
-//! queues one ACK per message, so a datagram costs one system call to send
-//! and the receive buffer must hold `batch_size` ACKs per datagram in
-//! flight: it is raised with `SO_RCVBUFFORCE` (through `nix`; no `unsafe`).
+//! handles a datagram's messages one after another inside `sendmsg`, so a
+//! datagram costs one system call to send. What comes back depends on
+//! [`AckMode`]: by default only the last message of a datagram asks for an
+//! ACK (it marks the datagram done), and the kernel answers any failed
+//! message anyway with a NACK that echoes the request, which names the
+//! route; the other mode asks for an ACK per message, like `ip -batch`, at
+//! one receive per route. Either way the receive buffer must hold the
+//! answers of `in_flight` datagrams: it is raised with `SO_RCVBUFFORCE`
+//! (through `nix`; no `unsafe`).
 
 use std::io;
 use std::net::IpAddr;
@@ -38,7 +45,7 @@ use rtnetlink::packet_core::{
     NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REPLACE,
     NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
-use rtnetlink::proto::ConnectionHandle;
+use rtnetlink::proto::{ConnectionHandle, ReplyExpectation};
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
 use tokio::task::JoinHandle;
@@ -70,6 +77,20 @@ pub struct KernelConfig {
     pub monitor_rcvbuf: usize,
     /// Longest wait for the answer to one datagram or one dump.
     pub timeout: Duration,
+    /// Which messages ask the kernel for an ACK.
+    pub ack: AckMode,
+}
+
+/// Which route messages carry `NLM_F_ACK`. Failures are answered either
+/// way (the kernel always reports an error) and map back to their route
+/// through the request the NACK echoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// Every message: one ACK per route to receive.
+    EachMessage,
+    /// Only the last message of each datagram, which marks the datagram
+    /// done; successes cost no receive at all.
+    LastOfDatagram,
 }
 
 impl Default for KernelConfig {
@@ -81,6 +102,7 @@ impl Default for KernelConfig {
             request_rcvbuf: 8 << 20,
             monitor_rcvbuf: 32 << 20,
             timeout: Duration::from_secs(30),
+            ack: AckMode::LastOfDatagram,
         }
     }
 }
@@ -141,6 +163,7 @@ pub struct Kernel {
     handle: ConnectionHandle<RouteNetlinkMessage>,
     unsolicited: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
     task: JoinHandle<()>,
+    port: u32,
     config: KernelConfig,
 }
 
@@ -160,6 +183,9 @@ impl Kernel {
         socket.set_netlink_get_strict_chk(true)?;
         socket.set_ext_ack(true)?;
         set_receive_buffer(socket, config.request_rcvbuf)?;
+        // Bound now (not on the first send) so the monitor can tell the
+        // events our own requests cause by this port id.
+        let port = socket.bind_auto()?.port_number();
         // The dump reads NLM_F_DUMP_INTR on the final NLMSG_DONE too.
         conn.set_forward_done(true);
         let task = tokio::spawn(conn);
@@ -167,8 +193,15 @@ impl Kernel {
             handle,
             unsolicited,
             task,
+            port,
             config: config.clone(),
         })
+    }
+
+    /// The request socket's netlink port id: the `nlmsg_pid` of the route
+    /// events our own requests cause.
+    pub fn port(&self) -> u32 {
+        self.port
     }
 
     /// Routes of our protocol in our table, both families, from one
@@ -268,10 +301,29 @@ impl Kernel {
     ) -> Result<BatchOutcome, KernelError> {
         let size = self.config.batch_size.max(1);
         let timeout = self.config.timeout;
+        let ack_each = self.config.ack == AckMode::EachMessage;
         let mut chunks = Vec::with_capacity(messages.len().div_ceil(size));
         let mut messages = messages.into_iter().peekable();
         while messages.peek().is_some() {
-            chunks.push(messages.by_ref().take(size).collect::<Vec<_>>());
+            let chunk: Vec<_> = messages.by_ref().take(size).collect();
+            let last = chunk.len() - 1;
+            // With `AckMode::LastOfDatagram`, only the last message asks
+            // for an ACK; the kernel still answers every failure, and the
+            // NACKs reach the unsolicited stream before that ACK (they
+            // precede it on the socket).
+            let chunk: Vec<_> = chunk
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut m)| {
+                    if ack_each || i == last {
+                        (m, ReplyExpectation::Expected)
+                    } else {
+                        m.header.flags &= !NLM_F_ACK;
+                        (m, ReplyExpectation::NotExpected)
+                    }
+                })
+                .collect();
+            chunks.push(chunk);
         }
         let handle = self.handle.clone();
         let mut answers = futures::stream::iter(chunks)
@@ -279,15 +331,15 @@ impl Kernel {
                 let handle = handle.clone();
                 async move {
                     let mut responses = handle
-                        .request_batch(chunk, SocketAddr::new(0, 0))
+                        .request_batch_with_expectation(chunk, SocketAddr::new(0, 0))
                         .map_err(|_| KernelError::Closed)?;
                     let collect = async {
                         let mut nacks = Vec::new();
                         while let Some(message) = responses.next().await {
-                            if let NetlinkPayload::Error(e) = &message.payload
+                            if let NetlinkPayload::Error(e) = message.payload
                                 && e.code.is_some()
                             {
-                                nacks.push((message.header.flags, e.clone()));
+                                nacks.push((message.header.flags, e));
                             }
                         }
                         nacks
@@ -298,29 +350,36 @@ impl Kernel {
                 }
             })
             .buffer_unordered(self.config.in_flight.max(1));
-        let mut outcome = BatchOutcome::default();
-        while let Some(nacks) = answers.next().await {
-            for (flags, e) in nacks? {
-                let (errno, message) = nack(flags, &e);
-                if delete && (errno == errno::ESRCH || errno == errno::ENOENT) {
-                    continue;
-                }
-                match echoed_route(&e.header) {
-                    Some(route) => outcome.failed.push(OpFailure {
-                        key: route.key(),
-                        errno,
-                        message,
-                    }),
-                    None => outcome.unmatched.push((errno, message)),
-                }
-            }
+        let mut nacks = Vec::new();
+        while let Some(chunk_nacks) = answers.next().await {
+            nacks.extend(chunk_nacks?);
         }
         drop(answers);
-        // Anything unsolicited on the request socket is an overrun: the
-        // kernel dropped ACKs, so some answers above may be missing.
+        // Unsolicited on the request socket: NACKs of messages that did
+        // not ask for an ACK, or an overrun (the kernel dropped answers, so
+        // some of the above may be missing).
         while let Ok((message, _)) = self.unsolicited.try_recv() {
-            if matches!(message.payload, NetlinkPayload::Overrun(_)) {
-                return Err(KernelError::AckOverrun);
+            match message.payload {
+                NetlinkPayload::Overrun(_) => return Err(KernelError::AckOverrun),
+                NetlinkPayload::Error(e) if e.code.is_some() => {
+                    nacks.push((message.header.flags, e));
+                }
+                _ => {}
+            }
+        }
+        let mut outcome = BatchOutcome::default();
+        for (flags, e) in nacks {
+            let (code, message) = nack(flags, &e);
+            if delete && (code == errno::ESRCH || code == errno::ENOENT) {
+                continue;
+            }
+            match echoed_route(&e.header) {
+                Some(route) => outcome.failed.push(OpFailure {
+                    key: route.key(),
+                    errno: code,
+                    message,
+                }),
+                None => outcome.unmatched.push((code, message)),
             }
         }
         Ok(outcome)
@@ -350,6 +409,7 @@ pub struct Monitor {
     events: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
     task: JoinHandle<()>,
     params: RouteParams,
+    own_port: Option<u32>,
 }
 
 impl Drop for Monitor {
@@ -374,7 +434,16 @@ impl Monitor {
             events,
             task,
             params: config.params,
+            own_port: None,
         })
+    }
+
+    /// Ignores the events caused by requests from this netlink port (our
+    /// own [`Kernel`]): their outcome is known from the answers already,
+    /// and an echo that arrives after a newer request of ours for the same
+    /// route would look like a change by someone else.
+    pub fn ignore_requests_from(&mut self, port: u32) {
+        self.own_port = Some(port);
     }
 
     /// The next event about our routes (waits); `None` once the socket is
@@ -399,6 +468,9 @@ impl Monitor {
     }
 
     fn classify(&self, message: NetlinkMessage<RouteNetlinkMessage>) -> Option<KernelEvent> {
+        if self.own_port == Some(message.header.port_number) {
+            return None;
+        }
         let (added, m) = match message.payload {
             NetlinkPayload::Overrun(_) => return Some(KernelEvent::Overrun),
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),

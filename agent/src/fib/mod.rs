@@ -330,8 +330,9 @@ impl FibService {
         config: FibConfig,
         initial: impl IntoIterator<Item = Route>,
     ) -> Result<FibHandle, FibError> {
-        let monitor = Monitor::open(&config.kernel)?;
+        let mut monitor = Monitor::open(&config.kernel)?;
         let mut kernel = Kernel::connect(&config.kernel)?;
+        monitor.ignore_requests_from(kernel.port());
         let dump = kernel.dump().await?;
         let now = Instant::now();
         let params = config.kernel.params;
@@ -611,7 +612,10 @@ impl FibService {
         if self.monitor.is_none() {
             // Subscribe before the dump, as at start.
             match Monitor::open(&self.config.kernel) {
-                Ok(monitor) => self.monitor = Some(monitor),
+                Ok(mut monitor) => {
+                    monitor.ignore_requests_from(self.kernel.port());
+                    self.monitor = Some(monitor);
+                }
                 Err(e) => return self.kernel_failed(e),
             }
         }
@@ -708,14 +712,14 @@ impl FibService {
         cause: Cause,
     ) {
         let now = Instant::now();
-        let failed: HashMap<RouteKey, kernel::OpFailure> =
+        let mut failed: HashMap<RouteKey, kernel::OpFailure> =
             outcome.failed.into_iter().map(|f| (f.key, f)).collect();
         for route in routes {
             let key = route.key();
-            if let Some(f) = failed.get(&key) {
+            if let Some(f) = failed.remove(&key) {
                 warn!(%key, errno = f.errno, message = f.message.as_deref().unwrap_or(""),
                     delete, "kernel refused a route; will retry");
-                self.failure(Some(key), f.errno, f.message.clone());
+                self.failure(Some(key), f.errno, f.message);
                 self.retry.insert(key);
                 continue;
             }
@@ -732,6 +736,15 @@ impl FibService {
                     self.counters.repaired += 1;
                 }
             }
+        }
+        // A late NACK of an earlier batch (only possible if its answer
+        // arrived after the batch was judged done): that route's state is
+        // unknown, so forget it and let the retry reconcile it.
+        for (key, f) in failed {
+            warn!(%key, errno = f.errno, "late refusal of an earlier request; will retry");
+            self.failure(Some(key), f.errno, f.message);
+            self.view.remove(&key);
+            self.retry.insert(key);
         }
         if !outcome.unmatched.is_empty() {
             for (errno, message) in outcome.unmatched {
@@ -767,7 +780,12 @@ impl FibService {
         }
         if matches!(e, KernelError::Closed | KernelError::Timeout(_)) {
             match Kernel::connect(&self.config.kernel) {
-                Ok(kernel) => self.kernel = kernel,
+                Ok(kernel) => {
+                    if let Some(monitor) = &mut self.monitor {
+                        monitor.ignore_requests_from(kernel.port());
+                    }
+                    self.kernel = kernel;
+                }
                 Err(e) => error!(error = %e, "cannot reopen the netlink socket"),
             }
         }

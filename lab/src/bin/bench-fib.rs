@@ -1,6 +1,6 @@
 //! FIB install rate: hostroute's FIB service against `ip -batch`.
 //!
-//! `bench-fib [--routes N] [--reps R] [--batch-size B] [--in-flight F]`
+//! `bench-fib [--routes N] [--reps R] [--batch-size B] [--in-flight F] [--ack-each]`
 //!
 //! Each repetition creates two fresh namespaces, each with one veth pair
 //! (`v0` 192.0.2.1/24, the gateway 192.0.2.2 on its connected subnet):
@@ -38,6 +38,7 @@ struct Args {
     reps: u32,
     batch_size: Option<usize>,
     in_flight: Option<usize>,
+    ack_each: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -46,6 +47,7 @@ fn args() -> anyhow::Result<Args> {
         reps: 3,
         batch_size: None,
         in_flight: None,
+        ack_each: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,8 +57,11 @@ fn args() -> anyhow::Result<Args> {
             "--reps" => args.reps = value()?.parse()?,
             "--batch-size" => args.batch_size = Some(value()?.parse()?),
             "--in-flight" => args.in_flight = Some(value()?.parse()?),
+            "--ack-each" => args.ack_each = true,
             "-h" | "--help" => {
-                println!("bench-fib [--routes N] [--reps R] [--batch-size B] [--in-flight F]");
+                println!(
+                    "bench-fib [--routes N] [--reps R] [--batch-size B] [--in-flight F] [--ack-each]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -127,6 +132,9 @@ fn run_fib(lab: &Lab, args: &Args) -> anyhow::Result<Run> {
                     }
                     if let Some(f) = args.in_flight {
                         config.kernel.in_flight = f;
+                    }
+                    if args.ack_each {
+                        config.kernel.ack = agent::fib::kernel::AckMode::EachMessage;
                     }
                     let params = config.kernel.params;
                     let batch: Vec<Delta> = (0..args.routes)

@@ -55,7 +55,9 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 pub use kernel::{Kernel, KernelConfig, KernelError, KernelEvent, Monitor};
-pub use reconcile::{Grace, Plan, RouteMap, reconcile, reconcile_keys};
+pub use reconcile::{
+    EntryState, FibEntry, Grace, Plan, RouteMap, compare, reconcile, reconcile_keys,
+};
 pub use route::{
     DEFAULT_METRIC, DEFAULT_PROTOCOL, Delta, MAIN_TABLE, Resolver, Route, RouteKey, RouteKind,
     RouteParams, StaticResolver, Unresolvable, delta_for,
@@ -140,38 +142,6 @@ pub struct FailureReport {
     pub key: Option<RouteKey>,
     pub errno: i32,
     pub message: Option<String>,
-}
-
-/// How one route compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryState {
-    /// The kernel has what is desired.
-    Synced,
-    /// The kernel has a different route for the key (drift).
-    Differs,
-    /// Desired, not in the kernel (drift, or a refused route).
-    Missing,
-    /// Not desired, kept until the graceful-restart deadline.
-    Stale,
-    /// Not desired and past any deadline (drift).
-    Unexpected,
-}
-
-impl EntryState {
-    /// Whether this is drift.
-    pub fn is_drift(self) -> bool {
-        matches!(self, Self::Differs | Self::Missing | Self::Unexpected)
-    }
-}
-
-/// One key of `show fib`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FibEntry {
-    pub key: RouteKey,
-    pub desired: Option<RouteKind>,
-    pub kernel: Option<RouteKind>,
-    pub state: EntryState,
 }
 
 /// The kernel's routes of our protocol (a fresh dump) against the desired
@@ -645,34 +615,7 @@ impl FibService {
         let dump = self.kernel.dump().await?;
         let now = Instant::now();
         let in_grace = self.grace_deadline.filter(|d| now < *d);
-        let mut keys: Vec<RouteKey> = self
-            .desired
-            .keys()
-            .chain(dump.routes.keys())
-            .copied()
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let entries: Vec<FibEntry> = keys
-            .into_iter()
-            .map(|key| {
-                let desired = self.desired.get(&key);
-                let kernel = dump.routes.get(&key);
-                let state = match (desired, kernel) {
-                    (Some(d), Some(k)) if d.is_satisfied_by(k) => EntryState::Synced,
-                    (Some(_), Some(_)) => EntryState::Differs,
-                    (Some(_), None) => EntryState::Missing,
-                    (None, _) if in_grace.is_some() => EntryState::Stale,
-                    (None, _) => EntryState::Unexpected,
-                };
-                FibEntry {
-                    key,
-                    desired: desired.map(|r| r.kind),
-                    kernel: kernel.map(|r| r.kind),
-                    state,
-                }
-            })
-            .collect();
+        let entries = compare(&self.desired, &dump.routes, in_grace.is_some());
         Ok(FibSnapshot {
             params: self.config.kernel.params,
             grace_remaining_ms: in_grace

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::route::{Route, RouteKey};
+use serde::Serialize;
+
+use super::route::{Route, RouteKey, RouteKind};
 
 /// Routes by key: the desired set, or what the kernel holds of ours.
 pub type RouteMap = HashMap<RouteKey, Route>;
@@ -93,6 +95,65 @@ pub fn reconcile_keys(
         plan.sweep_at = Some(deadline);
     }
     plan
+}
+
+/// How one route compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// The kernel has what is desired.
+    Synced,
+    /// The kernel has a different route for the key (drift).
+    Differs,
+    /// Desired, not in the kernel (drift, or a refused route).
+    Missing,
+    /// Not desired, kept until the graceful-restart deadline.
+    Stale,
+    /// Not desired and past any deadline (drift).
+    Unexpected,
+}
+
+impl EntryState {
+    /// Whether this is drift.
+    pub fn is_drift(self) -> bool {
+        matches!(self, Self::Differs | Self::Missing | Self::Unexpected)
+    }
+}
+
+/// One key of `show fib`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FibEntry {
+    pub key: RouteKey,
+    pub desired: Option<RouteKind>,
+    pub kernel: Option<RouteKind>,
+    pub state: EntryState,
+}
+
+/// Every key of `desired` and `kernel`, compared, sorted by key (for `show
+/// fib`). Routes not desired are `Stale` while `in_grace`, else
+/// `Unexpected`.
+pub fn compare(desired: &RouteMap, kernel: &RouteMap, in_grace: bool) -> Vec<FibEntry> {
+    let mut keys: Vec<RouteKey> = desired.keys().chain(kernel.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let (want, have) = (desired.get(&key), kernel.get(&key));
+            let state = match (want, have) {
+                (Some(d), Some(k)) if d.is_satisfied_by(k) => EntryState::Synced,
+                (Some(_), Some(_)) => EntryState::Differs,
+                (Some(_), None) => EntryState::Missing,
+                (None, _) if in_grace => EntryState::Stale,
+                (None, _) => EntryState::Unexpected,
+            };
+            FibEntry {
+                key,
+                desired: want.map(|r| r.kind),
+                kernel: have.map(|r| r.kind),
+                state,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -203,6 +264,26 @@ mod tests {
             Grace::Over,
         );
         assert_eq!(plan.add_or_replace, vec![b]);
+    }
+
+    #[test]
+    fn compare_flags_drift() {
+        let synced = via("10.0.0.1/32", "192.0.2.2", None);
+        let differs = via("10.0.0.2/32", "192.0.2.2", None);
+        let missing = via("10.0.0.3/32", "192.0.2.2", None);
+        let extra = via("10.0.0.4/32", "192.0.2.2", Some(2));
+        let desired = map(&[synced, differs, missing]);
+        let kernel = map(&[synced, via("10.0.0.2/32", "192.0.2.9", Some(2)), extra]);
+        let states = |in_grace| -> Vec<EntryState> {
+            compare(&desired, &kernel, in_grace)
+                .iter()
+                .map(|e| e.state)
+                .collect()
+        };
+        use EntryState::*;
+        assert_eq!(states(false), vec![Synced, Differs, Missing, Unexpected]);
+        assert_eq!(states(true), vec![Synced, Differs, Missing, Stale]);
+        assert!(Unexpected.is_drift() && !Stale.is_drift() && !Synced.is_drift());
     }
 
     // ---- property: applying the plan to the kernel yields the desired map

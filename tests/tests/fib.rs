@@ -5,7 +5,8 @@
 //!     v0 192.0.2.1/24 2001:db8::1/64  <-- veth -->  v1 192.0.2.2/24 2001:db8::2/64
 //!     host routes 198.18.x.y/32 via 192.0.2.2 / .3,
 //!     2001:db8:100::/128 via fe80::(v1) dev v0,
-//!     198.51.100.x/32 via inet6 fe80::(v1) dev v0 (RFC 8950)
+//!     198.51.100.x/32 via inet6 fe80::(v1) dev v0 (RFC 8950),
+//!     10.1.1.5/32 and 2001:db8:200::5/128 dev v0 (local: v0 plays a VM's tap)
 //! ```
 //!
 //! The service runs on a thread that has `setns`-ed into the dut namespace
@@ -503,8 +504,8 @@ fn ifindex(netns: &Netns, dev: &str) -> anyhow::Result<u32> {
 }
 
 #[test]
-fn fib_ipv6_via_link_local_and_ipv4_via_inet6() {
-    if !netns_available("fib_ipv6_via_link_local_and_ipv4_via_inet6") {
+fn fib_ipv6_via_link_local_ipv4_via_inet6_and_local_routes() {
+    if !netns_available("fib_ipv6_via_link_local_ipv4_via_inet6_and_local_routes") {
         return;
     }
     let mut names = Vec::new();
@@ -564,14 +565,26 @@ fn fib_ipv6_via_link_local_and_ipv4_via_inet6() {
                     link_local: None,
                 }),
             },
+            // Local VMs (v0 stands in for a VM's interface).
+            RouteChange {
+                prefix: "10.1.1.5/32".parse()?,
+                old: None,
+                new: best(NextHop::Local),
+            },
+            RouteChange {
+                prefix: "2001:db8:200::5/128".parse()?,
+                old: None,
+                new: best(NextHop::Local),
+            },
         ];
+        resolver.default_local = Some(v0);
         in_netns(dut, |rt| {
             rt.block_on(async {
                 let fib = FibService::start(config(Duration::ZERO), []).await?;
                 fib.apply(fib.deltas(&changes, &resolver)).await?;
                 fib.flush().await?;
                 let c = fib.counters();
-                ensure!(c.installed == 3 && c.failures.is_empty(), "{c:?}");
+                ensure!(c.installed == 5 && c.failures.is_empty(), "{c:?}");
                 let v6 = shown(dut, "-6")?;
                 let ll = peer_ll.to_string();
                 let want6 = Shown {
@@ -586,8 +599,17 @@ fn fib_ipv6_via_link_local_and_ipv4_via_inet6() {
                     v4.get("198.51.100.8").map(|s| s.gateway.as_str()) == Some("2001:db8::2"),
                     "{v4:?}"
                 );
+                let local = Shown {
+                    gateway: String::new(),
+                    dev: "v0".into(),
+                    metric: u64::from(METRIC),
+                };
+                ensure!(v4.get("10.1.1.5") == Some(&local), "{v4:?}");
+                ensure!(v6.get("2001:db8:200::5") == Some(&local), "{v6:?}");
+                let scope = dut.ip(&["-j", "route", "show", "10.1.1.5/32"])?;
+                ensure!(scope.contains(r#""scope":"link""#), "{scope}");
                 let snap = fib.snapshot().await?;
-                ensure!(snap.drift == 0 && snap.entries.len() == 3, "{snap:?}");
+                ensure!(snap.drift == 0 && snap.entries.len() == 5, "{snap:?}");
 
                 // The monitor sees IPv6 and RFC 8950 deletions too.
                 let metric = METRIC.to_string();

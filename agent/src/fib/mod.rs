@@ -10,7 +10,7 @@
 //!   │ (what the RIB wants)        ours: the start dump, our ACKs, events)     │
 //!   │                                                                         │
 //!   │ apply ─> reconcile_keys(touched) ─> Kernel::replace / delete (batched)  │
-//!   │ Monitor: Added/Removed ─> view, dirty keys ─(repair_delay)─> repair     │
+//!   │ Monitor: Added/Removed by others ─> view, dirty ─(repair_delay)─> fix   │
 //!   │          Overrun ─> resync: Kernel::dump ─> reconcile(all) ─> apply     │
 //!   │ timers: grace deadline (sweep stale), retry failed keys, audit resync   │
 //!   └──────────┬──────────────────────────────────────────────────────────────┘

@@ -69,7 +69,9 @@ pub fn median(values: &[f64]) -> f64 {
     match v.len() {
         0 => 0.0,
         n if n % 2 == 1 => v.get(n / 2).copied().unwrap_or(0.0),
-        n => (v.get(n / 2 - 1).copied().unwrap_or(0.0) + v.get(n / 2).copied().unwrap_or(0.0)) / 2.0,
+        n => {
+            (v.get(n / 2 - 1).copied().unwrap_or(0.0) + v.get(n / 2).copied().unwrap_or(0.0)) / 2.0
+        }
     }
 }
 
@@ -79,8 +81,11 @@ pub fn machine() -> Vec<String> {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string()))
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, m)| m.trim().to_string())
+            })
         })
         .unwrap_or_else(|| "unknown".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -91,7 +96,9 @@ pub fn machine() -> Vec<String> {
         .unwrap_or_default();
     // BIRD prints its version on stderr.
     let bird = crate::process::output_of(Command::new("bird").arg("--version"))
-        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout)
+        })
         .unwrap_or_else(|e| e.to_string());
     vec![
         format!("cpus: {cpus} ({model})"),
@@ -121,7 +128,10 @@ pub fn release_binaries(bins: &[(&str, &str)], build: bool) -> Result<Vec<PathBu
     if build {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.arg("build").arg("--release").arg("--manifest-path").arg(workspace().join("Cargo.toml"));
+        cmd.arg("build")
+            .arg("--release")
+            .arg("--manifest-path")
+            .arg(workspace().join("Cargo.toml"));
         for (package, bin) in bins {
             cmd.args(["-p", package, "--bin", bin]);
         }

@@ -104,7 +104,10 @@ impl FrameReader {
         let rest = self.buf.get(self.start..).unwrap_or_default();
         match frame_len(rest, self.max_len) {
             Ok(Some(len)) => {
-                let frame = self.buf.get(self.start..self.start + len).unwrap_or_default();
+                let frame = self
+                    .buf
+                    .get(self.start..self.start + len)
+                    .unwrap_or_default();
                 self.start += len;
                 Ok(Some(frame))
             }
@@ -130,25 +133,39 @@ pub fn establish(mut stream: TcpStream, params: &Params, timeout: Duration) -> i
     let deadline = Instant::now() + timeout;
     let _ = stream.set_nodelay(true);
     let local = params.open()?;
-    stream.write_all(&Message::Open(local.clone()).to_bytes(&Context::default()).map_err(io::Error::other)?)?;
+    stream.write_all(
+        &Message::Open(local.clone())
+            .to_bytes(&Context::default())
+            .map_err(io::Error::other)?,
+    )?;
     let mut reader = FrameReader::default();
     let mut remote: Option<Open> = None;
     let mut ctx = Context::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "BGP session not established in time"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "BGP session not established in time",
+            ));
         }
         stream.set_read_timeout(Some(left))?;
         if reader.fill(&mut stream)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed during OPEN exchange"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed during OPEN exchange",
+            ));
         }
         while let Some(frame) = reader.next_frame()? {
             match decode(frame, &ctx)?.message {
                 Message::Open(open) => {
                     ctx = Context::negotiate(&local, &open, open.asn() != params.local_as);
                     reader.max_len = ctx.max_len();
-                    stream.write_all(&Message::Keepalive.to_bytes(&ctx).map_err(io::Error::other)?)?;
+                    stream.write_all(
+                        &Message::Keepalive
+                            .to_bytes(&ctx)
+                            .map_err(io::Error::other)?,
+                    )?;
                     remote = Some(open);
                 }
                 Message::Keepalive => {

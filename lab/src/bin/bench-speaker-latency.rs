@@ -66,11 +66,17 @@ struct Latencies {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse(std::env::args().skip(1), &["events", "pause-us", "only"], &[])?;
+    let args = Args::parse(
+        std::env::args().skip(1),
+        &["events", "pause-us", "only"],
+        &[],
+    )?;
     let events: u32 = args.get("events", 1000)?;
     let pause = Duration::from_micros(args.get("pause-us", 2000)?);
     let only: Option<String> = args.opt("only")?;
-    println!("# bench-speaker-latency: {events} events, event call -> UPDATE read by a raw peer socket");
+    println!(
+        "# bench-speaker-latency: {events} events, event call -> UPDATE read by a raw peer socket"
+    );
     println!(
         "# command: cargo run --release -p hostroute-lab --bin bench-speaker-latency -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
@@ -96,7 +102,11 @@ fn main() -> Result<()> {
         let mut all: Vec<u64> = l.announce.iter().chain(&l.withdraw).copied().collect();
         let mut a = l.announce.clone();
         let mut w = l.withdraw.clone();
-        for (event, v) in [("announce", &mut a), ("withdraw", &mut w), ("all", &mut all)] {
+        for (event, v) in [
+            ("announce", &mut a),
+            ("withdraw", &mut w),
+            ("all", &mut all),
+        ] {
             v.sort_unstable();
             let us = |q: f64| bench::percentile(v, q) as f64 / 1000.0;
             println!(
@@ -163,13 +173,18 @@ fn probe(
         let keepalive = Message::Keepalive.to_bytes(&s.ctx)?;
         let every = s.keepalive_interval();
         let mut last_keepalive = Instant::now();
-        s.stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        s.stream
+            .set_read_timeout(Some(Duration::from_millis(100)))?;
         let mut step = || -> Result<bool> {
             match s.reader.fill(&mut s.stream) {
                 Ok(0) => return Ok(false),
                 Ok(_) => {}
                 // The read timeout: nothing came, time to check `stop`.
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(e.into()),
             }
             let at = Instant::now();
@@ -185,8 +200,12 @@ fn probe(
                 let mut withdrawn = u.withdrawn.iter().any(|n| n.prefix == prefix);
                 for a in &u.attributes {
                     match &a.value {
-                        AttributeValue::MpReach(m) => announced |= m.nlri.iter().any(|n| n.prefix == prefix),
-                        AttributeValue::MpUnreach(m) => withdrawn |= m.withdrawn.iter().any(|n| n.prefix == prefix),
+                        AttributeValue::MpReach(m) => {
+                            announced |= m.nlri.iter().any(|n| n.prefix == prefix)
+                        }
+                        AttributeValue::MpUnreach(m) => {
+                            withdrawn |= m.withdrawn.iter().any(|n| n.prefix == prefix)
+                        }
                         _ => {}
                     }
                 }
@@ -216,11 +235,21 @@ fn probe(
 
 /// Waits for the probe's report of one event.
 fn expect(rx: &mpsc::Receiver<Seen>, announce: bool, t0: Instant) -> Result<u64> {
-    let s = rx
-        .recv_timeout(SEEN_TIMEOUT)
-        .with_context(|| format!("no {} within {SEEN_TIMEOUT:?}", if announce { "announcement" } else { "withdrawal" }))?;
+    let s = rx.recv_timeout(SEEN_TIMEOUT).with_context(|| {
+        format!(
+            "no {} within {SEEN_TIMEOUT:?}",
+            if announce {
+                "announcement"
+            } else {
+                "withdrawal"
+            }
+        )
+    })?;
     if s.announce != announce {
-        bail!("expected announce={announce}, the probe saw announce={}", s.announce);
+        bail!(
+            "expected announce={announce}, the probe saw announce={}",
+            s.announce
+        );
     }
     Ok(u64::try_from(s.at.saturating_duration_since(t0).as_nanos()).unwrap_or(u64::MAX))
 }
@@ -242,7 +271,14 @@ fn hostroute(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
     let prefix: IpNet = PREFIX.parse()?;
     let (seen_tx, seen_rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let probe = probe(&probe_ns, SocketAddr::new(probe_addr.into(), 179), 65011, prefix, seen_tx, Arc::clone(&stop));
+    let probe = probe(
+        &probe_ns,
+        SocketAddr::new(probe_addr.into(), 179),
+        65011,
+        prefix,
+        seen_tx,
+        Arc::clone(&stop),
+    );
 
     let mut cfg = SpeakerConfig::new(spk_addr, 65010);
     cfg.listen = Vec::new();
@@ -268,13 +304,19 @@ fn hostroute(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
         });
         Ok(())
     });
-    let (handle, rt) = ready_rx.recv_timeout(SETUP_TIMEOUT).context("speaker start")?;
+    let (handle, rt) = ready_rx
+        .recv_timeout(SETUP_TIMEOUT)
+        .context("speaker start")?;
 
     let result = (|| -> Result<Latencies> {
         // Wait for the session (the probe reports nothing until then, and
         // the speaker has nothing to send).
         let start = Instant::now();
-        while !rt.block_on(handle.peers())?.iter().any(|p| p.uptime_secs.is_some()) {
+        while !rt
+            .block_on(handle.peers())?
+            .iter()
+            .any(|p| p.uptime_secs.is_some())
+        {
             if start.elapsed() > SETUP_TIMEOUT {
                 bail!("session with the probe not up in {SETUP_TIMEOUT:?}");
             }
@@ -286,20 +328,31 @@ fn hostroute(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
             let announce = i % 2 == 0;
             let t0 = Instant::now();
             if announce {
-                rt.block_on(handle.originate(prefix, PathAttrs::local(Mobility::new(i / 2 + 1, false))))?;
+                rt.block_on(
+                    handle.originate(prefix, PathAttrs::local(Mobility::new(i / 2 + 1, false))),
+                )?;
             } else {
                 rt.block_on(handle.withdraw(prefix))?;
             }
             let ns = expect(&seen_rx, announce, t0)?;
-            if announce { &mut l.announce } else { &mut l.withdraw }.push(ns);
+            if announce {
+                &mut l.announce
+            } else {
+                &mut l.withdraw
+            }
+            .push(ns);
             std::thread::sleep(pause);
         }
         Ok(l)
     })();
     stop.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(());
-    let stopped = speaker.join().map_err(|_| anyhow::anyhow!("speaker thread panicked"))?;
-    let probed = probe.join().map_err(|_| anyhow::anyhow!("probe thread panicked"))?;
+    let stopped = speaker
+        .join()
+        .map_err(|_| anyhow::anyhow!("speaker thread panicked"))?;
+    let probed = probe
+        .join()
+        .map_err(|_| anyhow::anyhow!("probe thread panicked"))?;
     let l = result?;
     stopped?;
     probed?;
@@ -311,7 +364,14 @@ fn bird(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
     let prefix: IpNet = PREFIX.parse()?;
     let (seen_tx, seen_rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let probe = probe(&probe_ns, SocketAddr::new(probe_addr.into(), 179), 65021, prefix, seen_tx, Arc::clone(&stop));
+    let probe = probe(
+        &probe_ns,
+        SocketAddr::new(probe_addr.into(), 179),
+        65021,
+        prefix,
+        seen_tx,
+        Arc::clone(&stop),
+    );
     let config = PeerConfig::new(bird_addr, 65020)
         .neighbor(
             Neighbor::new(probe_addr.into(), 65021)
@@ -330,19 +390,30 @@ fn bird(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
         for i in 0..events {
             let announce = i % 2 == 1;
             let t0 = Instant::now();
-            cli.send(if announce { "enable originate4" } else { "disable originate4" })?;
+            cli.send(if announce {
+                "enable originate4"
+            } else {
+                "disable originate4"
+            })?;
             let ns = expect(&seen_rx, announce, t0)?;
             let reply = cli.reply()?;
             if !reply.contains("originate4") {
                 bail!("BIRD: {}", reply.trim());
             }
-            if announce { &mut l.announce } else { &mut l.withdraw }.push(ns);
+            if announce {
+                &mut l.announce
+            } else {
+                &mut l.withdraw
+            }
+            .push(ns);
             std::thread::sleep(pause);
         }
         Ok(l)
     })();
     stop.store(true, Ordering::Relaxed);
-    let probed = probe.join().map_err(|_| anyhow::anyhow!("probe thread panicked"))?;
+    let probed = probe
+        .join()
+        .map_err(|_| anyhow::anyhow!("probe thread panicked"))?;
     let l = result?;
     probed?;
     Ok(l)

@@ -87,10 +87,14 @@ fn main() -> Result<()> {
     let reps: u32 = args.get("reps", 3)?;
     let only: Option<String> = args.opt("only")?;
     let bins = bench::release_binaries(
-        &[("hostroute-lab", "hr-feeder"), ("hostroute-tests", "hr-speakerd")],
+        &[
+            ("hostroute-lab", "hr-feeder"),
+            ("hostroute-tests", "hr-speakerd"),
+        ],
         !args.flag("no-build"),
     )?;
-    let [feeder, speakerd] = <[PathBuf; 2]>::try_from(bins).map_err(|_| anyhow::anyhow!("binaries"))?;
+    let [feeder, speakerd] =
+        <[PathBuf; 2]>::try_from(bins).map_err(|_| anyhow::anyhow!("binaries"))?;
     let setup = Setup {
         routes,
         poll: Duration::from_micros(args.get("poll-us", 1000)?),
@@ -113,9 +117,14 @@ fn main() -> Result<()> {
     for line in bench::machine() {
         println!("# {line}");
     }
-    println!("# poll interval: {} us (both receivers)", setup.poll.as_micros());
+    println!(
+        "# poll interval: {} us (both receivers)",
+        setup.poll.as_micros()
+    );
     println!();
-    println!("| routes | receiver | rep | seconds | routes/s | peak bytes/route | own bytes/route | cpu s | poll ms |");
+    println!(
+        "| routes | receiver | rep | seconds | routes/s | peak bytes/route | own bytes/route | cpu s | poll ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut samples = Vec::new();
     for rep in 1..=reps {
@@ -151,7 +160,9 @@ fn summarize(routes: u32, samples: &[Sample]) {
         (!v.is_empty()).then(|| bench::median(&v))
     };
     println!();
-    println!("| routes | receiver | median seconds | routes/s | median peak bytes/route | median cpu s |");
+    println!(
+        "| routes | receiver | median seconds | routes/s | median peak bytes/route | median cpu s |"
+    );
     println!("|---|---|---|---|---|---|");
     for r in [Receiver::Hostroute, Receiver::Bird] {
         if let (Some(t), Some(m), Some(c)) = (
@@ -218,40 +229,59 @@ fn start_feeder(setup: &Setup, ns: &Netns, go: &Path) -> Result<Child> {
         "hr-feeder",
         &feeder,
         &[
-            "--connect", &connect, "--local-as", &las, "--router-id", FEED_ADDR, "--routes", &routes,
-            "--go-file", &go,
+            "--connect",
+            &connect,
+            "--local-as",
+            &las,
+            "--router-id",
+            FEED_ADDR,
+            "--routes",
+            &routes,
+            "--go-file",
+            &go,
         ],
     )?;
-    wait_until("feeder session and UPDATEs prepared", Duration::from_secs(60), Duration::from_millis(10), || {
-        if let Some(e) = child.exited_error() {
-            return Err(e);
-        }
-        Ok(child.log().contains("\"prepared\""))
-    })?;
+    wait_until(
+        "feeder session and UPDATEs prepared",
+        Duration::from_secs(60),
+        Duration::from_millis(10),
+        || {
+            if let Some(e) = child.exited_error() {
+                return Err(e);
+            }
+            Ok(child.log().contains("\"prepared\""))
+        },
+    )?;
     Ok(child)
 }
 
 /// The feeder's `first_update` timestamp, once it has printed it.
 fn first_update_ns(feeder: &mut Child) -> Result<u64> {
     let mut found = None;
-    wait_until("feeder first_update line", Duration::from_secs(30), Duration::from_millis(5), || {
-        found = feeder.log().lines().find_map(|l| {
-            let v: Value = serde_json::from_str(l).ok()?;
-            (v["event"] == "first_update").then(|| v["mono_ns"].as_u64())?
-        });
-        if found.is_none()
-            && let Some(e) = feeder.exited_error()
-        {
-            return Err(e);
-        }
-        Ok(found.is_some())
-    })?;
+    wait_until(
+        "feeder first_update line",
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        || {
+            found = feeder.log().lines().find_map(|l| {
+                let v: Value = serde_json::from_str(l).ok()?;
+                (v["event"] == "first_update").then(|| v["mono_ns"].as_u64())?
+            });
+            if found.is_none()
+                && let Some(e) = feeder.exited_error()
+            {
+                return Err(e);
+            }
+            Ok(found.is_some())
+        },
+    )?;
     found.context("first_update")
 }
 
 /// One request to hr-speakerd's control socket.
 fn request(sock: &Path, req: &Value) -> Result<Value> {
-    let mut s = UnixStream::connect(sock).with_context(|| format!("connecting to {}", sock.display()))?;
+    let mut s =
+        UnixStream::connect(sock).with_context(|| format!("connecting to {}", sock.display()))?;
     s.write_all(format!("{req}\n").as_bytes())?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
@@ -262,7 +292,14 @@ fn request(sock: &Path, req: &Value) -> Result<Value> {
     Ok(v["ok"].clone())
 }
 
-fn run_hostroute(lab: &Lab, setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go: &Path, rep: u32) -> Result<Sample> {
+fn run_hostroute(
+    lab: &Lab,
+    setup: &Setup,
+    feed_ns: &Netns,
+    recv_ns: &Netns,
+    go: &Path,
+    rep: u32,
+) -> Result<Sample> {
     let dir = lab.subdir("speakerd")?;
     let config = dir.join("speaker.json");
     let sock = dir.join("ctl.sock");
@@ -285,12 +322,17 @@ fn run_hostroute(lab: &Lab, setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go:
         &bin,
         &[&config.to_string_lossy(), &sock.to_string_lossy()],
     )?;
-    wait_until("hr-speakerd control socket", Duration::from_secs(15), Duration::from_millis(10), || {
-        if let Some(e) = daemon.exited_error() {
-            return Err(e);
-        }
-        Ok(request(&sock, &json!({"cmd": "summary"})).is_ok())
-    })?;
+    wait_until(
+        "hr-speakerd control socket",
+        Duration::from_secs(15),
+        Duration::from_millis(10),
+        || {
+            if let Some(e) = daemon.exited_error() {
+                return Err(e);
+            }
+            Ok(request(&sock, &json!({"cmd": "summary"})).is_ok())
+        },
+    )?;
     let mut feeder = start_feeder(setup, feed_ns, go)?;
     let pid = daemon.pid();
     let rss0 = bench::proc_status_kb(pid, "VmRSS")?;
@@ -310,7 +352,9 @@ fn run_hostroute(lab: &Lab, setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go:
     };
     std::thread::sleep(Duration::from_millis(50));
     std::fs::write(go, b"go")?;
-    let (waited, end_ns) = waiter.join().map_err(|_| anyhow::anyhow!("waiter panicked"))??;
+    let (waited, end_ns) = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("waiter panicked"))??;
     let first_ns = first_update_ns(&mut feeder)?;
     let hwm = bench::proc_status_kb(pid, "VmHWM")?;
     let cpu = bench::cpu_seconds(pid)? - cpu0;
@@ -320,7 +364,8 @@ fn run_hostroute(lab: &Lab, setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go:
         bail!("hostroute holds {prefixes} prefixes, expected {routes}");
     }
     let mem = &summary["memory"];
-    let own = mem["table_bytes"].as_u64().unwrap_or(0) + mem["attribute_bytes"].as_u64().unwrap_or(0);
+    let own =
+        mem["table_bytes"].as_u64().unwrap_or(0) + mem["attribute_bytes"].as_u64().unwrap_or(0);
     let polls = waited["polls"].as_u64().unwrap_or(1).max(1);
     let waited_ms = waited["waited_ms"].as_f64().unwrap_or(0.0);
     Ok(Sample {
@@ -335,7 +380,13 @@ fn run_hostroute(lab: &Lab, setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go:
     })
 }
 
-fn run_bird(setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go: &Path, rep: u32) -> Result<Sample> {
+fn run_bird(
+    setup: &Setup,
+    feed_ns: &Netns,
+    recv_ns: &Netns,
+    go: &Path,
+    rep: u32,
+) -> Result<Sample> {
     let feed: IpAddr = FEED_ADDR.parse()?;
     let pool: IpNet = POOL.parse()?;
     let config = PeerConfig::new(RECV_ADDR.parse()?, RECV_AS)
@@ -363,7 +414,11 @@ fn run_bird(setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go: &Path, rep: u32
             break mono_ns();
         }
         if start.elapsed() > setup.timeout {
-            bail!("BIRD imported only {n} of {} routes in {:?}", setup.routes, setup.timeout);
+            bail!(
+                "BIRD imported only {n} of {} routes in {:?}",
+                setup.routes,
+                setup.timeout
+            );
         }
         std::thread::sleep(setup.poll);
     };
@@ -373,7 +428,11 @@ fn run_bird(setup: &Setup, feed_ns: &Netns, recv_ns: &Netns, go: &Path, rep: u32
     let cpu = bench::cpu_seconds(pid)? - cpu0;
     let count = cli.command(&format!("show route protocol {protocol} count"))?;
     if !count.contains(&format!("{} of ", setup.routes)) {
-        bail!("BIRD's table does not hold {} routes: {}", setup.routes, count.trim());
+        bail!(
+            "BIRD's table does not hold {} routes: {}",
+            setup.routes,
+            count.trim()
+        );
     }
     let memory = cli.command("show memory")?;
     let tables = memory_line(&memory, "Routing tables:");

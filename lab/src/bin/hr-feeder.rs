@@ -76,7 +76,8 @@ fn main() -> Result<()> {
         bail!("{routes} routes from {first} run past 255.255.255.255");
     }
 
-    let stream = rawbgp::connect(connect, WAIT).with_context(|| format!("connecting to {connect}"))?;
+    let stream =
+        rawbgp::connect(connect, WAIT).with_context(|| format!("connecting to {connect}"))?;
     let session = rawbgp::establish(stream, &params, WAIT).context("BGP session")?;
     say(json!({"event": "established", "hold": session.hold_time,
         "max_message_len": session.ctx.max_len(), "four_octet_as": session.ctx.four_octet_as,
@@ -84,8 +85,10 @@ fn main() -> Result<()> {
 
     let started = Instant::now();
     let (bytes, messages) = encode(&session.ctx, local_as, next_hop, first, routes, seq)?;
-    say(json!({"event": "prepared", "routes": routes, "messages": messages.len(),
-        "bytes": bytes.len(), "encode_ms": started.elapsed().as_millis()}));
+    say(
+        json!({"event": "prepared", "routes": routes, "messages": messages.len(),
+        "bytes": bytes.len(), "encode_ms": started.elapsed().as_millis()}),
+    );
 
     let Session {
         stream,
@@ -114,7 +117,9 @@ fn main() -> Result<()> {
     for batch in batches(&messages) {
         let end = start + batch;
         let chunk = bytes.get(start..end).unwrap_or_default();
-        let mut w = writer.lock().map_err(|_| anyhow::anyhow!("writer lock poisoned"))?;
+        let mut w = writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("writer lock poisoned"))?;
         if !first_logged {
             first_ns = mono_ns();
             first_logged = true;
@@ -130,8 +135,10 @@ fn main() -> Result<()> {
         .write_all(&eor)
         .context("writing End-of-RIB")?;
     say(json!({"event": "first_update", "mono_ns": first_ns}));
-    say(json!({"event": "sent", "mono_ns": mono_ns(), "routes": routes,
-        "messages": messages.len(), "bytes": bytes.len()}));
+    say(
+        json!({"event": "sent", "mono_ns": mono_ns(), "routes": routes,
+        "messages": messages.len(), "bytes": bytes.len()}),
+    );
     // Stay up: the reader thread ends the process on NOTIFICATION or close,
     // the keepalive thread keeps the session; the benchmark kills us.
     loop {
@@ -175,7 +182,8 @@ fn encode(
     };
     let base = Message::Update(template.clone()).buffer_len(ctx);
     let per_message = (usize::from(ctx.max_len()) - base) / 5;
-    let mut bytes = Vec::with_capacity(routes as usize * 5 + (routes as usize / per_message + 1) * base);
+    let mut bytes =
+        Vec::with_capacity(routes as usize * 5 + (routes as usize / per_message + 1) * base);
     let mut messages = Vec::new();
     let start = u32::from(first);
     let mut next = 0u32;
@@ -268,7 +276,15 @@ mod tests {
     #[test]
     fn updates_are_full_and_decode_to_every_route() {
         let ctx = Context::modern();
-        let (bytes, messages) = encode(&ctx, 65001, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(100, 64, 0, 0), 2000, 7).unwrap();
+        let (bytes, messages) = encode(
+            &ctx,
+            65001,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(100, 64, 0, 0),
+            2000,
+            7,
+        )
+        .unwrap();
         assert_eq!(messages.iter().sum::<usize>(), bytes.len());
         assert!(messages.iter().all(|&m| m <= 4096));
         let mut seen = 0;
@@ -276,11 +292,16 @@ mod tests {
         for m in &messages {
             let d = Message::decode(&bytes[at..at + m], &ctx).unwrap();
             assert!(d.problems.is_empty());
-            let Message::Update(u) = d.message else { panic!() };
+            let Message::Update(u) = d.message else {
+                panic!()
+            };
             seen += u.nlri.len();
             at += m;
         }
         assert_eq!(seen, 2000);
-        assert_eq!(batches(&[100_000, 100_000, 100_000]), vec![200_000, 100_000]);
+        assert_eq!(
+            batches(&[100_000, 100_000, 100_000]),
+            vec![200_000, 100_000]
+        );
     }
 }

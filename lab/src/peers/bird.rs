@@ -238,7 +238,11 @@ impl BirdCli {
             }
             let text = line.trim_end_matches('\n');
             let coded = text.len() >= 5 && text.as_bytes().iter().take(4).all(u8::is_ascii_digit);
-            let body = if coded { text.get(5..).unwrap_or("") } else { text.get(1..).unwrap_or("") };
+            let body = if coded {
+                text.get(5..).unwrap_or("")
+            } else {
+                text.get(1..).unwrap_or("")
+            };
             out.push_str(body);
             out.push('\n');
             if coded && text.as_bytes().get(4) == Some(&b' ') {

@@ -10,7 +10,6 @@
 //!      v End-of-RIB: sweep the family's stale paths
 //! ```
 
-
 use ipnet::IpNet;
 
 use proto::bgp::DecodedUpdate;

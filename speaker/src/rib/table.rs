@@ -555,13 +555,22 @@ mod tests {
         }
         let tags: std::collections::HashSet<u64> = (0..64).map(|i| h(base + i) >> 57).collect();
         assert!(tags.len() > 30, "tags of one block: {}", tags.len());
-        let blocks: std::collections::HashSet<u64> =
-            (0..1024).map(|b| (h(base + b * 64) & mask) >> BLOCK_BITS).collect();
-        assert!(blocks.len() > 950, "{} distinct places for 1024 blocks", blocks.len());
+        let blocks: std::collections::HashSet<u64> = (0..1024)
+            .map(|b| (h(base + b * 64) & mask) >> BLOCK_BITS)
+            .collect();
+        assert!(
+            blocks.len() > 950,
+            "{} distinct places for 1024 blocks",
+            blocks.len()
+        );
         let v6 = |a: u128| build.hash_one(a);
         let six = 0x2001_0db8_u128 << 96;
         assert_eq!(v6(six + 5) & mask, (v6(six) & mask) + 5);
-        assert_ne!(h(base) & mask, HostHash::default().hash_one(base) & mask, "seeded");
+        assert_ne!(
+            h(base) & mask,
+            HostHash::default().hash_one(base) & mask,
+            "seeded"
+        );
     }
 
     #[test]
@@ -573,7 +582,11 @@ mod tests {
         // Bucket index: the low bits; control tag: the top 7 bits.
         let buckets: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
         let tags: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        assert!(buckets.len() > 2400, "{} distinct buckets of 4096", buckets.len());
+        assert!(
+            buckets.len() > 2400,
+            "{} distinct buckets of 4096",
+            buckets.len()
+        );
         assert_eq!(tags.len(), 128);
         assert_ne!(
             build.hash_one(Ipv4Addr::new(10, 0, 0, 1)),

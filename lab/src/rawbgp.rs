@@ -94,7 +94,13 @@ impl FrameReader {
         }
         let old = self.buf.len();
         self.buf.resize(old + (1 << 16), 0);
-        let got = r.read(self.buf.get_mut(old..).unwrap_or_default());
+        let got = loop {
+            match r.read(self.buf.get_mut(old..).unwrap_or_default()) {
+                // A signal (a child of the benchmark exiting): read again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
         self.buf.truncate(old + *got.as_ref().unwrap_or(&0));
         got
     }

@@ -228,6 +228,13 @@ async fn answer(req: Request, h: &SpeakerHandle) -> Result<Value> {
                     _ = events.recv() => {}
                     () = tokio::time::sleep(Duration::from_micros(poll_us)) => {}
                 }
+                // Whatever else queued: a batch held here is memory the
+                // speaker cannot free (this receiver has not seen it).
+                while !matches!(
+                    events.try_recv(),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Empty
+                        | tokio::sync::broadcast::error::TryRecvError::Closed)
+                ) {}
             }
         }
         Request::Shutdown { text } => {

@@ -222,8 +222,10 @@ fn probe(
                 Ok(true) => {}
                 // The session ended (the benchmark stops the daemon).
                 Ok(false) => break,
-                // A NOTIFICATION (shutdown) once the benchmark is done is normal.
+                // A NOTIFICATION (Cease when the daemon stops) ends the
+                // session; a lost event shows as a timeout on the other side.
                 Err(_) if stop.load(Ordering::Relaxed) => break,
+                Err(e) if e.to_string().contains("NOTIFICATION") => break,
                 Err(e) => return Err(e),
             }
         }

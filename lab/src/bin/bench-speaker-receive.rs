@@ -2,7 +2,7 @@
 //! hostroute's speaker (`hr-speakerd`) beside BIRD 2, in the same run.
 //!
 //! ```text
-//!   netns feed (10.255.0.1)                   netns recv (10.255.0.2)
+//!   netns feed (203.0.113.101)                   netns recv (203.0.113.102)
 //!   hr-feeder --- veth f0 <-> r0 --- BGP ---> hr-speakerd | bird (passive)
 //!      |  first UPDATE byte: CLOCK_MONOTONIC        |  holds N routes: CLOCK_MONOTONIC
 //!      '--------------- seconds = difference -------'
@@ -12,8 +12,9 @@
 //!
 //! Options: `--routes N` (100000), `--reps R` (3; the receivers alternate
 //! which goes first), `--poll-us U` (1000: how often each receiver's count
-//! is polled), `--timeout-s S` (600), `--only hostroute|bird`, `--no-build`
-//! (use the release binaries already beside this one).
+//! is polled), `--timeout-s S` (600), `--only hostroute|bird`, `--shuffle`
+//! (the feeder sends in a pseudo-random order instead of address order),
+//! `--no-build` (use the release binaries already beside this one).
 //!
 //! Each run gets fresh namespaces, a fresh receiver and a fresh feeder.
 //! "Holds N routes": hostroute answers `wait_prefixes` (its Loc-RIB size,
@@ -36,8 +37,8 @@ use lab::peers::{Bird, Family, Neighbor, PeerConfig};
 use lab::{Child, Lab, Netns, veth, wait_until};
 use serde_json::{Value, json};
 
-const FEED_ADDR: &str = "10.255.0.1";
-const RECV_ADDR: &str = "10.255.0.2";
+const FEED_ADDR: &str = "203.0.113.101";
+const RECV_ADDR: &str = "203.0.113.102";
 const FEED_AS: u32 = 65001;
 const RECV_AS: u32 = 65002;
 const POOL: &str = "100.64.0.0/10";
@@ -63,6 +64,7 @@ struct Setup {
     timeout: Duration,
     feeder: PathBuf,
     speakerd: PathBuf,
+    shuffle: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +83,7 @@ fn main() -> Result<()> {
     let args = Args::parse(
         std::env::args().skip(1),
         &["routes", "reps", "poll-us", "timeout-s", "only"],
-        &["no-build"],
+        &["no-build", "shuffle"],
     )?;
     let routes: u32 = args.get("routes", 100_000)?;
     let reps: u32 = args.get("reps", 3)?;
@@ -101,6 +103,7 @@ fn main() -> Result<()> {
         timeout: Duration::from_secs(args.get("timeout-s", 600)?),
         feeder,
         speakerd,
+        shuffle: args.flag("shuffle"),
     };
     let receivers: Vec<Receiver> = match only.as_deref() {
         None => vec![Receiver::Hostroute, Receiver::Bird],
@@ -225,22 +228,22 @@ fn start_feeder(setup: &Setup, ns: &Netns, go: &Path) -> Result<Child> {
     let feeder = setup.feeder.to_string_lossy().into_owned();
     let go = go.to_string_lossy().into_owned();
     let las = FEED_AS.to_string();
-    let mut child = ns.spawn(
-        "hr-feeder",
-        &feeder,
-        &[
-            "--connect",
-            &connect,
-            "--local-as",
-            &las,
-            "--router-id",
-            FEED_ADDR,
-            "--routes",
-            &routes,
-            "--go-file",
-            &go,
-        ],
-    )?;
+    let mut args = vec![
+        "--connect",
+        &connect,
+        "--local-as",
+        &las,
+        "--router-id",
+        FEED_ADDR,
+        "--routes",
+        &routes,
+        "--go-file",
+        &go,
+    ];
+    if setup.shuffle {
+        args.push("--shuffle");
+    }
+    let mut child = ns.spawn("hr-feeder", &feeder, &args)?;
     wait_until(
         "feeder session and UPDATEs prepared",
         Duration::from_secs(60),

@@ -5,14 +5,16 @@
 //! ```text
 //! hr-feeder --connect 10.255.0.2:179 --local-as 65001 --router-id 10.255.0.1 \
 //!           --next-hop 10.255.0.1 --routes 1000000 [--first 100.64.0.0] \
-//!           [--hold 90] [--seq 1] [--go-file PATH] [--extended-message]
+//!           [--hold 90] [--seq 1] [--go-file PATH] [--extended-message] [--shuffle]
 //! ```
 //!
 //! Every route has one attribute set: ORIGIN IGP, AS_PATH [local AS],
 //! NEXT_HOP, the community `local-as:1` and the mobility extended community
 //! (sequence `--seq`, not static). The UPDATEs are encoded once the session
 //! is up (their AS_PATH encoding depends on what OPEN negotiated) and
-//! before `--go-file` appears, so encoding is never timed.
+//! before `--go-file` appears, so encoding is never timed. Routes go in
+//! address order (as a sorted table dump), or with `--shuffle` in a fixed
+//! pseudo-random order (as a daemon that dumps in hash order, like BIRD).
 //!
 //! stdout, one JSON object per line, timestamps from CLOCK_MONOTONIC
 //! (`lab::bench::mono_ns`, comparable across namespaces):
@@ -56,7 +58,7 @@ fn main() -> Result<()> {
             "seq",
             "go-file",
         ],
-        &["extended-message"],
+        &["extended-message", "shuffle"],
     )?;
     let connect: SocketAddr = args.need("connect")?;
     let local_as: u32 = args.need("local-as")?;
@@ -84,7 +86,8 @@ fn main() -> Result<()> {
         "mono_ns": mono_ns()}));
 
     let started = Instant::now();
-    let (bytes, messages) = encode(&session.ctx, local_as, next_hop, first, routes, seq)?;
+    let order = route_order(routes, args.flag("shuffle"));
+    let (bytes, messages) = encode(&session.ctx, local_as, next_hop, first, &order, seq)?;
     say(
         json!({"event": "prepared", "routes": routes, "messages": messages.len(),
         "bytes": bytes.len(), "encode_ms": started.elapsed().as_millis()}),
@@ -156,16 +159,34 @@ fn session_keepalive(ctx: &Context, hold: u16) -> Result<(Vec<u8>, Option<Durati
     Ok((bytes, every))
 }
 
-/// Encodes `routes` /32s from `first` into UPDATEs as full as the session
-/// allows; returns the bytes and each message's length.
+/// The offsets from `--first` in sending order: ascending, or a fixed
+/// pseudo-random permutation (Fisher-Yates with xorshift64).
+fn route_order(routes: u32, shuffle: bool) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..routes).collect();
+    if shuffle {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for k in (1..order.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(k, (x % (k as u64 + 1)) as usize);
+        }
+    }
+    order
+}
+
+/// Encodes the /32s at `first + offset` for each offset of `order` into
+/// UPDATEs as full as the session allows; returns the bytes and each
+/// message's length.
 fn encode(
     ctx: &Context,
     local_as: u32,
     next_hop: Ipv4Addr,
     first: Ipv4Addr,
-    routes: u32,
+    order: &[u32],
     seq: u32,
 ) -> Result<(Vec<u8>, Vec<usize>)> {
+    let routes = u32::try_from(order.len())?;
     let community = Community::new(u16::try_from(local_as).unwrap_or(0xfffe), 1);
     let attributes = vec![
         PathAttribute::new(AttributeValue::Origin(Origin::Igp)),
@@ -190,7 +211,10 @@ fn encode(
     while next < routes {
         let count = (routes - next).min(u32::try_from(per_message)?);
         let nlri = (next..next + count)
-            .map(|i| Nlri::new(IpNet::V4(Ipv4Net::from(Ipv4Addr::from(start + i)))))
+            .map(|i| {
+                let offset = order.get(i as usize).copied().unwrap_or(i);
+                Nlri::new(IpNet::V4(Ipv4Net::from(Ipv4Addr::from(start + offset))))
+            })
             .collect();
         let update = Update {
             nlri,
@@ -276,12 +300,16 @@ mod tests {
     #[test]
     fn updates_are_full_and_decode_to_every_route() {
         let ctx = Context::modern();
+        let order = route_order(2000, true);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, route_order(2000, false), "a permutation");
         let (bytes, messages) = encode(
             &ctx,
             65001,
             Ipv4Addr::new(10, 0, 0, 1),
             Ipv4Addr::new(100, 64, 0, 0),
-            2000,
+            &order,
             7,
         )
         .unwrap();

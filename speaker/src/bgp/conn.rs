@@ -5,15 +5,24 @@
 //! ```text
 //!  TcpStream --read--> reader task --Framer--> ConnEvent::Input ----> owner
 //!  TcpStream <-write-- writer task <--Vec<u8> (encoded messages) ---- owner
+//!      ^                                                               |
+//!      '------------- try_write, when the writer has nothing queued ---'
 //! ```
 //!
 //! A full channel to the owner stops the reader, and TCP flow control then
-//! slows the peer: memory stays bounded under any feed rate.
+//! slows the peer: memory stays bounded under any feed rate. An UPDATE the
+//! owner sends while the writer task is idle goes straight to the socket
+//! (non-blocking), saving a task wake-up on the event-to-wire path; what
+//! does not fit, and everything after it until the writer catches up, goes
+//! through the writer task, so bytes never overtake each other.
 
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proto::bgp::Open;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
@@ -46,14 +55,16 @@ pub struct ConnIo {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     writer: mpsc::Sender<Vec<u8>>,
+    socket: Arc<OwnedWriteHalf>,
+    /// Messages handed to the writer task and not yet written.
+    queued: Arc<AtomicUsize>,
     /// Messages of this turn, sent as one write when the turn ends.
     outbox: Vec<u8>,
     reader: JoinHandle<()>,
     writer_task: JoinHandle<()>,
 }
 
-/// Turns' worth of output queued toward one connection before the owner
-/// gives up on a peer that does not read.
+/// Messages queued toward one connection before the owner stops feeding it.
 const WRITE_QUEUE: usize = 1024;
 
 impl ConnIo {
@@ -70,14 +81,24 @@ impl ConnIo {
         let remote = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
+        let socket = Arc::new(write);
+        let queued = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let framer = Framer::new(local_open, external);
         let reader = tokio::spawn(read_loop(read, framer, peer, conn, events.clone()));
-        let writer_task = tokio::spawn(write_loop(write, rx, peer, conn, events));
+        let writer = Writer {
+            socket: Arc::clone(&socket),
+            queued: Arc::clone(&queued),
+            peer,
+            conn,
+        };
+        let writer_task = tokio::spawn(writer.run(rx, events));
         Ok(Self {
             local,
             remote,
             writer: tx,
+            socket,
+            queued,
             outbox: Vec::new(),
             reader,
             writer_task,
@@ -89,15 +110,52 @@ impl ConnIo {
         &mut self.outbox
     }
 
-    /// Hands this turn's messages to the writer task as one buffer.
-    /// Returns false when the writer is gone or its queue is full (the peer
-    /// stopped reading for [`WRITE_QUEUE`] turns): the owner closes then.
+    /// Sends this turn's messages as one buffer (see [`ConnIo::send`]).
+    /// Returns false when the peer stopped reading: the owner closes then.
     pub fn flush(&mut self) -> bool {
         if self.outbox.is_empty() {
             return true;
         }
         let bytes = std::mem::take(&mut self.outbox);
-        self.writer.try_send(bytes).is_ok()
+        self.send(bytes)
+    }
+
+    /// Sends encoded bytes: straight to the socket if the writer task has
+    /// nothing queued and the socket takes them all, else through the
+    /// writer task. Returns false when the writer is gone or its queue is
+    /// full (the peer stopped reading): the owner closes then.
+    pub fn send(&self, mut bytes: Vec<u8>) -> bool {
+        // Zero: the writer has written everything it was given, so these
+        // bytes cannot overtake any.
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match self.socket.try_write(&bytes) {
+                Ok(n) if n == bytes.len() => return true,
+                Ok(n) => drop(bytes.drain(..n)),
+                // Full socket buffer: the writer waits for room. Any other
+                // error: the writer meets it too and reports the close.
+                Err(_) => {}
+            }
+        }
+        self.queue(bytes)
+    }
+
+    fn queue(&self, bytes: Vec<u8>) -> bool {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if self.writer.try_send(bytes).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Waits for room in the queue, for bulk sends such as a table dump.
+    pub async fn send_wait(&self, bytes: Vec<u8>) -> bool {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = self.writer.send(bytes).await.is_ok();
+        if !sent {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        sent
     }
 }
 
@@ -145,37 +203,57 @@ async fn read_loop(
     let _ = events.send(ConnEvent::Closed { peer, conn, error }).await;
 }
 
-async fn write_loop(
-    mut write: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+/// The writer task's side: the socket shared with [`ConnIo::send`].
+struct Writer {
+    socket: Arc<OwnedWriteHalf>,
+    queued: Arc<AtomicUsize>,
     peer: usize,
     conn: ConnId,
-    events: mpsc::Sender<ConnEvent>,
-) {
-    let mut batch = Vec::with_capacity(64 * 1024);
-    while let Some(mut first) = rx.recv().await {
-        // Small buffers queued behind this one go out in the same write.
-        while first.len() < 256 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => {
-                    batch.clear();
-                    batch.append(&mut first);
-                    batch.extend_from_slice(&more);
-                    std::mem::swap(&mut first, &mut batch);
+}
+
+impl Writer {
+    /// Writes what is queued, in batches. When the owner's handle is gone
+    /// and the queue is drained, the last reference to the write half
+    /// drops, which shuts its direction down (FIN).
+    async fn run(self, mut rx: mpsc::Receiver<Vec<u8>>, events: mpsc::Sender<ConnEvent>) {
+        let mut batch = Vec::with_capacity(64 * 1024);
+        while let Some(first) = rx.recv().await {
+            batch.clear();
+            batch.extend_from_slice(&first);
+            let mut messages = 1;
+            while batch.len() < 256 * 1024 {
+                match rx.try_recv() {
+                    Ok(more) => {
+                        batch.extend_from_slice(&more);
+                        messages += 1;
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
-        if let Err(e) = write.write_all(&first).await {
-            let _ = events
-                .send(ConnEvent::Closed {
-                    peer,
-                    conn,
-                    error: Some(e.to_string()),
-                })
-                .await;
-            return;
+            if let Err(e) = self.write_all(&batch).await {
+                let _ = events
+                    .send(ConnEvent::Closed {
+                        peer: self.peer,
+                        conn: self.conn,
+                        error: Some(e.to_string()),
+                    })
+                    .await;
+                return;
+            }
+            self.queued.fetch_sub(messages, Ordering::AcqRel);
         }
     }
-    let _ = write.shutdown().await;
+
+    async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            self.socket.writable().await?;
+            match self.socket.try_write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }

@@ -188,7 +188,8 @@ pub struct ImportContext {
 /// eBGP route is the peer's and the next hop is a plausible one (RFC 4271
 /// section 6.3), no reflection loop (RFC 4456 section 8).
 pub fn check_path(attrs: &PathAttrs, cx: &ImportContext) -> Result<(), Reject> {
-    check_next_hop(&attrs.next_hop, cx)?;
+    // Loops first: a route reflected back to its originator carries our own
+    // next hop, and is a (quiet) loop, not a peer's mistake to warn about.
     if attrs.as_path.contains(cx.local_asn) {
         return Err(Reject::AsLoop(cx.local_asn));
     }
@@ -207,7 +208,7 @@ pub fn check_path(attrs: &PathAttrs, cx: &ImportContext) -> Result<(), Reject> {
     if attrs.cluster_list.contains(&cx.router_id) {
         return Err(Reject::ClusterLoop);
     }
-    Ok(())
+    check_next_hop(&attrs.next_hop, cx)
 }
 
 /// RFC 4271 section 6.3: a NEXT_HOP must be a valid host address and
@@ -548,6 +549,13 @@ mod tests {
             ..PathAttrs::default()
         };
         assert_eq!(check_path(&attrs, &cx(false)), Err(Reject::OriginatorIsUs));
+        // Reflected back with our own next hop: still the quiet loop, not
+        // the next-hop error that is logged as a peer's mistake.
+        let ours = PathAttrs {
+            next_hop: NextHop::V4("192.0.2.1".parse().unwrap()),
+            ..attrs
+        };
+        assert_eq!(check_path(&ours, &cx(false)), Err(Reject::OriginatorIsUs));
     }
 
     #[test]

@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod error;
 pub mod link;
 pub mod netns;

@@ -100,7 +100,8 @@ fn signal(pid: u32, sig: &str) -> Result<()> {
 /// One interval's topology, torn down (processes by PID, then namespaces)
 /// when dropped, in reverse field order of creation.
 struct Topology {
-    hr: Child,
+    hr: Option<Child>,
+    hr_conf: std::path::PathBuf,
     hr_socket: std::path::PathBuf,
     rbird: Bird,
     rfrr: Frr,
@@ -167,39 +168,47 @@ fn build(lab: &Lab, speakerd: &Path, interval: u32, mult: u8) -> Result<Topology
     let mut cfg = SpeakerConfig::new("10.0.1.1".parse()?, 65001);
     cfg.neighbors = vec![n];
     let dir = lab.subdir("speaker")?;
-    let conf = dir.join("config.json");
+    let hr_conf = dir.join("config.json");
     let hr_socket = dir.join("control.sock");
-    std::fs::write(&conf, serde_json::to_string_pretty(&cfg)?)?;
-    let mut command = hr_ns.command(&speakerd.to_string_lossy());
-    command
-        .arg(&conf)
-        .arg(&hr_socket)
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1");
-    let mut hr = Child::spawn(lab, "hr-speakerd", command)?;
-    wait_until(
-        "hr-speakerd control socket",
-        Duration::from_secs(10),
-        Duration::from_millis(50),
-        || {
-            if let Some(e) = hr.exited_error() {
-                return Err(e);
-            }
-            Ok(hr_socket.exists())
-        },
-    )?;
+    std::fs::write(&hr_conf, serde_json::to_string_pretty(&cfg)?)?;
+    let hr = start_hr(lab, hr_ns, speakerd, &hr_conf, &hr_socket)?;
     let rbird = Bird::start(rbird_ns, receiver(2)?).context("starting the BIRD receiver")?;
     let rfrr = Frr::start(rfrr_ns, receiver(3)?).context("starting the FRR receiver")?;
     let peer = Bird::start(&peer_ns, peer_cfg).context("starting the BIRD peer")?;
     ns.push(peer_ns);
     Ok(Topology {
-        hr,
+        hr: Some(hr),
+        hr_conf,
         hr_socket,
         rbird,
         rfrr,
         peer,
         _ns: ns,
     })
+}
+
+/// Starts `hr-speakerd` in `netns` and waits for its control socket.
+fn start_hr(lab: &Lab, netns: &Netns, speakerd: &Path, conf: &Path, socket: &Path) -> Result<Child> {
+    let _ = std::fs::remove_file(socket);
+    let mut command = netns.command(&speakerd.to_string_lossy());
+    command
+        .arg(conf)
+        .arg(socket)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1");
+    let mut hr = Child::spawn(lab, "hr-speakerd", command)?;
+    wait_until(
+        "hr-speakerd control socket",
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            if let Some(e) = hr.exited_error() {
+                return Err(e);
+            }
+            Ok(socket.exists())
+        },
+    )?;
+    Ok(hr)
 }
 
 fn hr_ready(t: &Topology) -> Result<bool> {
@@ -217,25 +226,34 @@ fn bird_has_route(cli: &mut BirdCli) -> Result<bool> {
 }
 
 fn frr_has_route(frr: &Frr) -> Result<bool> {
-    Ok(frr
-        .vtysh(&[&format!("show bgp ipv4 unicast {ROUTE} json")])?
-        .contains("\"paths\":[{"))
+    let out = frr.vtysh(&[&format!("show bgp ipv4 unicast {ROUTE} json")])?;
+    let v: serde_json::Value = serde_json::from_str(&out).context("FRR prefix json")?;
+    Ok(v["paths"].as_array().is_some_and(|p| !p.is_empty()))
 }
 
 fn ready(t: &Topology, bird: &mut BirdCli) -> Result<()> {
+    let mut state = String::new();
     wait_until(
         "all three receivers to hold the route with BFD Up",
         READY_TIMEOUT,
         Duration::from_millis(50),
         || {
             let e = |e: anyhow::Error| lab::Error::Config(format!("{e:#}"));
-            Ok(hr_ready(t).map_err(e)?
-                && bird_has_route(bird).map_err(e)?
-                && t.rbird.bfd_up(ip("10.0.2.2").map_err(e)?)?
-                && frr_has_route(&t.rfrr).map_err(e)?
-                && t.rfrr.bfd_up(ip("10.0.3.2").map_err(e)?)?)
+            let now = [
+                hr_ready(t).map_err(e)?,
+                bird_has_route(bird).map_err(e)?,
+                t.rbird.bfd_up(ip("10.0.2.2").map_err(e)?)?,
+                frr_has_route(&t.rfrr).map_err(e)?,
+                t.rfrr.bfd_up(ip("10.0.3.2").map_err(e)?)?,
+            ];
+            state = format!(
+                "hostroute route+BFD {}, BIRD route {} BFD {}, FRR route {} BFD {}",
+                now[0], now[1], now[2], now[3], now[4]
+            );
+            Ok(now.iter().all(|x| *x))
         },
-    )?;
+    )
+    .with_context(|| format!("last seen: {state}"))?;
     Ok(())
 }
 
@@ -324,9 +342,16 @@ fn run_interval(
             for (v, x) in polls.iter_mut().zip(p) {
                 v.push(x);
             }
-            if let Some(e) = t.hr.exited_error() {
-                return Err(e.into());
+            // A fresh hostroute process per trial: its BFD flap damping
+            // (3 failures in 60 s hold the next Up back, 1 s doubling to
+            // 30 s) would otherwise stretch every trial after the second.
+            if let Some(mut old) = t.hr.take() {
+                if let Some(e) = old.exited_error() {
+                    return Err(e.into());
+                }
+                drop(old);
             }
+            t.hr = Some(start_hr(lab, &t._ns[0], speakerd, &t.hr_conf, &t.hr_socket)?);
         }
         Ok((times, polls))
     })

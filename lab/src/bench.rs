@@ -125,7 +125,9 @@ pub fn request(socket: &Path, request: &Value, timeout: Duration) -> Result<Valu
     let io = |e| Error::io("talking to", socket, e);
     let mut stream = UnixStream::connect(socket).map_err(io)?;
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream.write_all(format!("{request}\n").as_bytes()).map_err(io)?;
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(io)?;
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).map_err(io)?;
     let reply: Value =

@@ -225,7 +225,9 @@ async fn answer(req: Request, h: &SpeakerHandle) -> Result<Value> {
             let start = Instant::now();
             tokio::time::timeout(limit, wait_gone(h, prefix))
                 .await
-                .with_context(|| format!("{prefix} still has a best path after {timeout_ms} ms"))??;
+                .with_context(|| {
+                    format!("{prefix} still has a best path after {timeout_ms} ms")
+                })??;
             json!({"waited_us": start.elapsed().as_micros()})
         }
         Request::Shutdown { text } => {

@@ -132,7 +132,7 @@ fn bird_conf(n: u16, interval_ms: u32) -> String {
         "  interface \"v1\" {{ min rx interval {interval_ms} ms; min tx interval {interval_ms} ms; multiplier 3; }};"
     );
     for k in 1..=n {
-        let _ = writeln!(c, "  neighbor {} local {} dev \"v1\";", ours(k), theirs(k));
+        let _ = writeln!(c, "  neighbor {} dev \"v1\" local {};", ours(k), theirs(k));
     }
     let _ = writeln!(c, "}}");
     c
@@ -175,12 +175,8 @@ fn measure(n: u16, args: &Args) -> Result<Row> {
         )?;
         let exe = std::env::current_exe()?;
         let mut cmd = hr.command(&exe.to_string_lossy());
-        cmd.args([
-            "--driver",
-            &n.to_string(),
-            &args.interval_ms.to_string(),
-        ])
-        .env("RUST_LOG", "warn");
+        cmd.args(["--driver", &n.to_string(), &args.interval_ms.to_string()])
+            .env("RUST_LOG", "warn");
         let mut ours_child = Child::spawn(lab, "hr-bfd", cmd)?;
         wait_until(
             "every session Up",
@@ -207,9 +203,7 @@ fn measure(n: u16, args: &Args) -> Result<Row> {
         );
         let load = bench::load_average();
         let flaps = ours_child.log().matches("down ").count() - downs_before;
-        let per = |d: Duration| {
-            d.as_secs_f64() * 1000.0 / f64::from(n) / (t1 - t0).as_secs_f64()
-        };
+        let per = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(n) / (t1 - t0).as_secs_f64();
         let sessions = Command::new("birdc")
             .arg("-s")
             .arg(&ctl)
@@ -239,10 +233,15 @@ fn main() -> Result<()> {
         return driver(n, interval);
     }
     let args = parse_args(raw)?;
-    println!("# bench-bfd-cpu: CPU ms per BFD session per second, {} ms x 3", args.interval_ms);
+    println!(
+        "# bench-bfd-cpu: CPU ms per BFD session per second, {} ms x 3",
+        args.interval_ms
+    );
     println!("# machine at start: {}", bench::machine());
     println!();
-    println!("| sessions | seconds | hostroute driver | BIRD | ratio | flaps (Down after Up) | load average |");
+    println!(
+        "| sessions | seconds | hostroute driver | BIRD | ratio | flaps (Down after Up) | load average |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for &n in &args.sessions {
         let r = measure(n, &args)?;

@@ -68,10 +68,7 @@ fn args() -> Result<Args> {
         match flag.as_str() {
             "--trials" => a.trials = value.parse()?,
             "--intervals" => {
-                a.intervals = value
-                    .split(',')
-                    .map(str::parse)
-                    .collect::<Result<_, _>>()?
+                a.intervals = value.split(',').map(str::parse).collect::<Result<_, _>>()?
             }
             "--multiplier" => a.multiplier = value.parse()?,
             _ => bail!("unknown flag {flag}; use --trials N --intervals 10,50,300 --multiplier 3"),
@@ -192,7 +189,13 @@ fn build(lab: &Lab, speakerd: &Path, interval: u32, mult: u8) -> Result<Topology
 }
 
 /// Starts `hr-speakerd` in `netns` and waits for its control socket.
-fn start_hr(lab: &Lab, netns: &Netns, speakerd: &Path, conf: &Path, socket: &Path) -> Result<Child> {
+fn start_hr(
+    lab: &Lab,
+    netns: &Netns,
+    speakerd: &Path,
+    conf: &Path,
+    socket: &Path,
+) -> Result<Child> {
     let _ = std::fs::remove_file(socket);
     let mut command = netns.command(&speakerd.to_string_lossy());
     command
@@ -226,7 +229,9 @@ fn hr_ready(t: &Topology) -> Result<bool> {
 }
 
 fn bird_has_route(cli: &mut BirdCli) -> Result<bool> {
-    Ok(cli.command(&format!("show route {ROUTE}"))?.contains(" [n1 "))
+    Ok(cli
+        .command(&format!("show route {ROUTE}"))?
+        .contains(" [n1 "))
 }
 
 fn frr_has_route(frr: &Frr) -> Result<bool> {
@@ -243,6 +248,9 @@ fn ready(t: &Topology, bird: &mut BirdCli) -> Result<()> {
         Duration::from_millis(50),
         || {
             let e = |e: anyhow::Error| lab::Error::Config(format!("{e:#}"));
+            if !t.hr_socket.exists() {
+                return Err(lab::Error::Config("hr-speakerd is gone".into()));
+            }
             let now = [
                 hr_ready(t).map_err(e)?,
                 bird_has_route(bird).map_err(e)?,
@@ -273,7 +281,10 @@ fn poll_gone(mut present: impl FnMut() -> Result<bool>) -> Result<(Instant, Dura
         if gone {
             return Ok((now, (now - start) / queries));
         }
-        ensure!(now - start < GONE_TIMEOUT, "route still there after {GONE_TIMEOUT:?}");
+        ensure!(
+            now - start < GONE_TIMEOUT,
+            "route still there after {GONE_TIMEOUT:?}"
+        );
         std::thread::sleep(POLL_PAUSE);
     }
 }
@@ -328,11 +339,11 @@ fn trial(t: &Topology, bird: &mut BirdCli) -> Result<Option<([Duration; 3], [Dur
     Ok(Some(([hr - t0, rb - t0, rf - t0], [rb_poll, rf_poll])))
 }
 
-fn run_interval(
-    speakerd: &Path,
-    interval: u32,
-    args: &Args,
-) -> Result<([Vec<Duration>; 3], [Vec<Duration>; 2])> {
+/// Detection times per receiver and query times of the BIRD and FRR
+/// watchers.
+type Samples = ([Vec<Duration>; 3], [Vec<Duration>; 2]);
+
+fn run_interval(speakerd: &Path, interval: u32, args: &Args) -> Result<Samples> {
     Lab::run(&format!("bfd-detect-{interval}"), |lab| -> Result<_> {
         let mut t = build(lab, speakerd, interval, args.multiplier)?;
         let mut bird = BirdCli::connect(t.rbird.ctl(), Duration::from_secs(5))?;
@@ -372,9 +383,17 @@ fn run_interval(
                 }
                 drop(old);
             }
-            t.hr = Some(start_hr(lab, &t._ns[0], speakerd, &t.hr_conf, &t.hr_socket)?);
+            t.hr = Some(start_hr(
+                lab,
+                &t._ns[0],
+                speakerd,
+                &t.hr_conf,
+                &t.hr_socket,
+            )?);
         }
-        eprintln!("{interval} ms: {discarded} trials discarded (a session flapped before the freeze)");
+        eprintln!(
+            "{interval} ms: {discarded} trials discarded (a session flapped before the freeze)"
+        );
         Ok((times, polls))
     })
 }
@@ -389,7 +408,10 @@ fn main() -> Result<()> {
         let (times, polls) = run_interval(&speakerd, interval, &args)?;
         let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len().max(1) as u32;
         rows.push((interval, times, [mean(&polls[0]), mean(&polls[1])]));
-        eprintln!("load average after {interval} ms: {}", bench::load_average());
+        eprintln!(
+            "load average after {interval} ms: {}",
+            bench::load_average()
+        );
     }
     println!();
     println!("| interval | receiver | trials | p50 ms | p99 ms | max ms | watcher |");
@@ -398,7 +420,9 @@ fn main() -> Result<()> {
     for (interval, times, polls) in &rows {
         let stats: Vec<Option<Stats>> = times.iter().map(|t| Stats::of(t)).collect();
         for (i, name) in RECEIVERS.iter().enumerate() {
-            let Some(Some(s)) = stats.get(i) else { continue };
+            let Some(Some(s)) = stats.get(i) else {
+                continue;
+            };
             let watcher = match i {
                 0 => "wait_gone (events)".to_string(),
                 1 => format!("birdc socket, {} ms/query", ms(polls[0])),

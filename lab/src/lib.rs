@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bfd_bench;
 pub mod error;
 pub mod link;
 pub mod netns;

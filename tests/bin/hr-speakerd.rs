@@ -12,6 +12,7 @@
 //! {"cmd":"peers"} | {"cmd":"bfd"} | {"cmd":"summary"} | {"cmd":"highest_sequence","prefix":"..."}
 //! {"cmd":"liveness","neighbor":"192.0.2.2","up":false}
 //! {"cmd":"wait_prefixes","count":1000000,"timeout_ms":60000,"poll_us":2000}
+//! {"cmd":"wait_gone","prefix":"198.51.100.9/32","timeout_ms":10000}
 //! {"cmd":"shutdown","text":"maintenance"}
 //! ```
 //!
@@ -70,6 +71,13 @@ enum Request {
         timeout_ms: u64,
         #[serde(default = "default_poll")]
         poll_us: u64,
+    },
+    /// Blocks until `prefix` has no best path, on the speaker's route-change
+    /// events (no polling); replies at once if it has none now.
+    WaitGone {
+        prefix: IpNet,
+        #[serde(default = "default_wait")]
+        timeout_ms: u64,
     },
     Shutdown {
         #[serde(default)]
@@ -237,11 +245,55 @@ async fn answer(req: Request, h: &SpeakerHandle) -> Result<Value> {
                 ) {}
             }
         }
+        Request::WaitGone { prefix, timeout_ms } => {
+            let limit = Duration::from_millis(timeout_ms);
+            let start = Instant::now();
+            tokio::time::timeout(limit, wait_gone(h, prefix))
+                .await
+                .with_context(|| {
+                    format!("{prefix} still has a best path after {timeout_ms} ms")
+                })??;
+            json!({"waited_us": start.elapsed().as_micros()})
+        }
         Request::Shutdown { text } => {
             h.shutdown(text).await?;
             Value::Null
         }
     })
+}
+
+/// Returns once `prefix` has no best path. Subscribes before reading the
+/// table so no change falls between the two; a lagging subscriber re-reads.
+async fn wait_gone(h: &SpeakerHandle, prefix: IpNet) -> Result<()> {
+    let mut rx = h.subscribe();
+    let has_best = |routes: Vec<speaker::handle::RouteReport>| {
+        routes
+            .iter()
+            .any(|r| r.prefix == prefix && r.paths.iter().any(|p| p.best))
+    };
+    if !has_best(h.routes(Some(prefix)).await?) {
+        return Ok(());
+    }
+    loop {
+        match rx.recv().await {
+            Ok(SpeakerEvent::Routes(changes)) => {
+                if let Some(c) = changes.iter().rev().find(|c| c.prefix == prefix)
+                    && c.new.is_none()
+                {
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                if !has_best(h.routes(Some(prefix)).await?) {
+                    return Ok(());
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                bail!("the speaker stopped")
+            }
+        }
+    }
 }
 
 fn parse_community(s: &str) -> Result<Community> {

@@ -106,6 +106,12 @@ impl Bird {
         self.protocol(neighbor)
     }
 
+    /// BIRD's control socket, for clients that speak its protocol directly
+    /// (a benchmark polling faster than `birdc` can start).
+    pub fn ctl(&self) -> &std::path::Path {
+        &self.ctl
+    }
+
     /// Whether BIRD's BFD session with `neighbor` is Up.
     pub fn bfd_up(&self, neighbor: IpAddr) -> Result<bool> {
         let out = self.birdc(&["show", "bfd", "sessions"])?;
@@ -114,6 +120,11 @@ impl Bird {
             words.first().and_then(|a| a.parse::<IpAddr>().ok()) == Some(neighbor)
                 && words.get(2) == Some(&"Up")
         }))
+    }
+
+    /// The BIRD process's id.
+    pub fn child_pid(&self) -> u32 {
+        self.child.pid()
     }
 
     /// The BIRD process.

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!   ns hr: bench-bfd-cpu --driver (BfdHandle)    ns bird: bird, protocol bfd
-//!     10.0.0.1 .. 10.0.0.N /16  v0 ---- veth ---- v1  10.0.1.1 .. 10.0.1.N /16
-//!     session k: 10.0.0.k <-> 10.0.1.k, single hop, interval x 3, both sides
+//!     198.18.0.1 .. 198.18.0.N /16  v0 ---- veth ---- v1  198.18.1.1 .. 198.18.1.N /16
+//!     session k: 198.18.0.k <-> 198.18.1.k, single hop, interval x 3, both sides
 //! ```
 //!
 //! Once every session is Up on our side, `utime + stime` of both processes
@@ -56,11 +56,11 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
 }
 
 fn ours(k: u16) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))
+    IpAddr::V4(Ipv4Addr::new(198, 18, 0, k as u8))
 }
 
 fn theirs(k: u16) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, 1, k as u8))
+    IpAddr::V4(Ipv4Addr::new(198, 18, 1, k as u8))
 }
 
 /// The driver side, run inside the namespace: N sessions, each Down after
@@ -124,7 +124,7 @@ fn driver(n: u16, interval_ms: u32) -> Result<()> {
 
 fn bird_conf(n: u16, interval_ms: u32) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "router id 10.0.1.1;\nlog stderr all;");
+    let _ = writeln!(c, "router id 198.18.1.1;\nlog stderr all;");
     let _ = writeln!(c, "protocol device {{ scan time 10; }}");
     let _ = writeln!(c, "protocol bfd {{");
     let _ = writeln!(

@@ -3,9 +3,9 @@
 //! failure in the same run: hostroute (`hr-speakerd`), BIRD 2 and FRR.
 //!
 //! ```text
-//!             ns hr (hr-speakerd)   10.0.1.1 --veth-- 10.0.1.2 \
-//!   receivers ns rbird (BIRD)       10.0.2.1 --veth-- 10.0.2.2  ns peer: BIRD, AS 65002,
-//!             ns rfrr (FRR)         10.0.3.1 --veth-- 10.0.3.2 /  announces 198.51.100.9/32
+//!             ns hr (hr-speakerd)   198.18.1.1 --veth-- 198.18.1.2 \
+//!   receivers ns rbird (BIRD)       198.18.2.1 --veth-- 198.18.2.2  ns peer: BIRD, AS 65002,
+//!             ns rfrr (FRR)         198.18.3.1 --veth-- 198.18.3.2 /  announces 198.51.100.9/32
 //!   every session: eBGP (hold 3 s) + single-hop BFD at the interval x 3
 //! ```
 //!
@@ -114,8 +114,8 @@ fn build(lab: &Lab, speakerd: &Path, interval: u32, mult: u8) -> Result<Topology
     for (i, name) in names.iter().enumerate() {
         let r = Netns::new(lab, name)?;
         let link = lab::veth(&r, "v0", &peer_ns, &format!("v{}", i + 1))?;
-        link.a.add_addr(net(&format!("10.0.{}.1/24", i + 1))?)?;
-        link.b.add_addr(net(&format!("10.0.{}.2/24", i + 1))?)?;
+        link.a.add_addr(net(&format!("198.18.{}.1/24", i + 1))?)?;
+        link.b.add_addr(net(&format!("198.18.{}.2/24", i + 1))?)?;
         ns.push(r);
     }
     let bfd = Bfd {
@@ -123,28 +123,28 @@ fn build(lab: &Lab, speakerd: &Path, interval: u32, mult: u8) -> Result<Topology
         min_tx_ms: interval,
         multiplier: mult,
     };
-    let mut peer_cfg = PeerConfig::new("10.0.1.2".parse()?, 65002)
+    let mut peer_cfg = PeerConfig::new("198.18.1.2".parse()?, 65002)
         .pool(net(POOL)?)
         .originate(Route::new(net(ROUTE)?));
     for i in 1..=3 {
         peer_cfg = peer_cfg.neighbor(
-            Neighbor::new(ip(&format!("10.0.{i}.1"))?, 65001)
+            Neighbor::new(ip(&format!("198.18.{i}.1"))?, 65001)
                 .families(&[lab::peers::Family::Ipv4Unicast])
                 .bfd(bfd),
         );
     }
     let receiver = |i: u8| -> Result<PeerConfig> {
-        Ok(PeerConfig::new(format!("10.0.{i}.1").parse()?, 65001)
+        Ok(PeerConfig::new(format!("198.18.{i}.1").parse()?, 65001)
             .pool(net(POOL)?)
             .neighbor(
-                Neighbor::new(ip(&format!("10.0.{i}.2"))?, 65002)
+                Neighbor::new(ip(&format!("198.18.{i}.2"))?, 65002)
                     .families(&[lab::peers::Family::Ipv4Unicast])
                     .bfd(bfd),
             ))
     };
     let [hr_ns, rbird_ns, rfrr_ns] = [&ns[0], &ns[1], &ns[2]];
 
-    let mut n = NeighborConfig::new(ip("10.0.1.2")?, 65002);
+    let mut n = NeighborConfig::new(ip("198.18.1.2")?, 65002);
     n.hold_time = 3;
     n.keepalive = Some(1);
     n.connect_retry = 1;
@@ -166,7 +166,7 @@ fn build(lab: &Lab, speakerd: &Path, interval: u32, mult: u8) -> Result<Topology
         }),
         ..PeerPolicy::default()
     };
-    let mut cfg = SpeakerConfig::new("10.0.1.1".parse()?, 65001);
+    let mut cfg = SpeakerConfig::new("198.18.1.1".parse()?, 65001);
     cfg.neighbors = vec![n];
     let dir = lab.subdir("speaker")?;
     let hr_conf = dir.join("config.json");
@@ -254,9 +254,9 @@ fn ready(t: &Topology, bird: &mut BirdCli) -> Result<()> {
             let now = [
                 hr_ready(t).map_err(e)?,
                 bird_has_route(bird).map_err(e)?,
-                t.rbird.bfd_up(ip("10.0.2.2").map_err(e)?)?,
+                t.rbird.bfd_up(ip("198.18.2.2").map_err(e)?)?,
                 frr_has_route(&t.rfrr).map_err(e)?,
-                t.rfrr.bfd_up(ip("10.0.3.2").map_err(e)?)?,
+                t.rfrr.bfd_up(ip("198.18.3.2").map_err(e)?)?,
             ];
             state = format!(
                 "hostroute route+BFD {}, BIRD route {} BFD {}, FRR route {} BFD {}",

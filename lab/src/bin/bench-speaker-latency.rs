@@ -267,7 +267,7 @@ fn pair(lab: &Lab, a: &str, b: &str, net: [u8; 3]) -> Result<(Netns, Netns, Ipv4
 }
 
 fn hostroute(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
-    let (spk_ns, probe_ns, spk_addr, probe_addr) = pair(lab, "spk", "probe-h", [10, 254, 0])?;
+    let (spk_ns, probe_ns, spk_addr, probe_addr) = pair(lab, "spk", "probe-h", [198, 18, 254])?;
     let prefix: IpNet = PREFIX.parse()?;
     let (seen_tx, seen_rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -360,7 +360,7 @@ fn hostroute(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
 }
 
 fn bird(lab: &Lab, events: u32, pause: Duration) -> Result<Latencies> {
-    let (bird_ns, probe_ns, bird_addr, probe_addr) = pair(lab, "brd", "probe-b", [10, 253, 0])?;
+    let (bird_ns, probe_ns, bird_addr, probe_addr) = pair(lab, "brd", "probe-b", [198, 18, 253])?;
     let prefix: IpNet = PREFIX.parse()?;
     let (seen_tx, seen_rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));

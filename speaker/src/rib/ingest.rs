@@ -45,9 +45,8 @@ impl Rib {
                 return Ok(outcome);
             }
         };
-        for p in &decoded.problems {
-            warn!(peer = %peer.address, type_code = p.type_code, error = %p.error, action = ?p.action, "malformed attribute (RFC 7606)");
-        }
+        // Each malformed attribute is logged once, by the session's owner
+        // (`instance.rs`), which knows the neighbour it came from.
         outcome.treat_as_withdraw = received.treat_as_withdraw;
         for (family, notification) in &received.disabled {
             if let Some(s) = self.sources.get_mut(usize::from(id.0))

@@ -1,11 +1,11 @@
 //! What the BFD benchmark binaries (bench-bfd-detect, bench-bfd-cpu) share: percentiles, the
-//! machine's description, `hr-speakerd`'s control socket, and a client of
-//! BIRD's control protocol that polls faster than `birdc` can start.
+//! machine's description and `hr-speakerd`'s control socket. BIRD is polled
+//! through `lab::peers::bird::BirdCli`.
 //!
 //! ```text
 //!   bench-bfd-detect / bench-bfd-cpu (root netns, one monotonic clock)
 //!     ├── request(control.sock)   one JSON line per connection (hr-speakerd)
-//!     ├── BirdCli(bird.ctl)       one long-lived connection, BIRD's CLI protocol
+//!     ├── peers::bird::BirdCli    one long-lived connection, BIRD's CLI protocol
 //!     └── /proc/<pid>/stat        utime + stime of the daemons
 //! ```
 
@@ -136,61 +136,6 @@ pub fn request(socket: &Path, request: &Value, timeout: Duration) -> Result<Valu
         (Some(ok), _) => Ok(ok.clone()),
         (_, Some(e)) => Err(Error::Config(format!("hr-speakerd refused {request}: {e}"))),
         _ => Err(Error::parse("hr-speakerd reply", line)),
-    }
-}
-
-/// A long-lived connection to BIRD's control socket.
-///
-/// The protocol: a greeting line, then per command reply lines
-/// `NNNN-text` (more follows), ` text` (continuation) and `NNNN text`
-/// (the last one).
-pub struct BirdCli {
-    socket: PathBuf,
-    reader: BufReader<UnixStream>,
-}
-
-impl BirdCli {
-    pub fn connect(socket: &Path, timeout: Duration) -> Result<BirdCli> {
-        let io = |e| Error::io("connecting to", socket, e);
-        let stream = UnixStream::connect(socket).map_err(io)?;
-        stream.set_read_timeout(Some(timeout)).map_err(io)?;
-        let mut cli = BirdCli {
-            socket: socket.to_path_buf(),
-            reader: BufReader::new(stream),
-        };
-        cli.reply()?;
-        Ok(cli)
-    }
-
-    /// Runs `command` and returns every reply line.
-    pub fn command(&mut self, command: &str) -> Result<String> {
-        self.reader
-            .get_mut()
-            .write_all(format!("{command}\n").as_bytes())
-            .map_err(|e| Error::io("writing to", &self.socket, e))?;
-        self.reply()
-    }
-
-    fn reply(&mut self) -> Result<String> {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .map_err(|e| Error::io("reading from", &self.socket, e))?;
-            if n == 0 {
-                return Err(Error::parse("BIRD reply", "connection closed"));
-            }
-            all.push_str(&line);
-            let bytes = line.as_bytes();
-            let last = bytes.len() > 4
-                && bytes.iter().take(4).all(u8::is_ascii_digit)
-                && bytes.get(4) == Some(&b' ');
-            if last || (bytes.len() == 5 && bytes.iter().take(4).all(u8::is_ascii_digit)) {
-                return Ok(all);
-            }
-        }
     }
 }
 

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use ipnet::IpNet;
-use lab::bfd_bench::{self as bench, BirdCli, Stats, ms};
+use lab::bfd_bench::{self as bench, Stats, ms};
+use lab::peers::bird::BirdCli;
 use lab::peers::{Bfd, Bird, Frr, Neighbor, PeerConfig, Route};
 use lab::{Child, Lab, Netns, wait_until};
 use serde_json::json;
@@ -309,7 +310,7 @@ fn trial(t: &Topology, bird: &mut BirdCli) -> Result<Option<([Duration; 3], [Dur
             .map(|_| Instant::now())
         });
         let rb = s.spawn(move || -> Result<_> {
-            let mut cli = BirdCli::connect(&rbird_ctl, Duration::from_secs(5))?;
+            let mut cli = BirdCli::connect(&rbird_ctl)?;
             poll_gone(|| bird_has_route(&mut cli))
         });
         let frr = &t.rfrr;
@@ -346,7 +347,7 @@ type Samples = ([Vec<Duration>; 3], [Vec<Duration>; 2]);
 fn run_interval(speakerd: &Path, interval: u32, args: &Args) -> Result<Samples> {
     Lab::run(&format!("bfd-detect-{interval}"), |lab| -> Result<_> {
         let mut t = build(lab, speakerd, interval, args.multiplier)?;
-        let mut bird = BirdCli::connect(t.rbird.ctl(), Duration::from_secs(5))?;
+        let mut bird = BirdCli::connect(t.rbird.ctl())?;
         let mut times: [Vec<Duration>; 3] = Default::default();
         let mut polls: [Vec<Duration>; 2] = Default::default();
         let mut discarded = 0;

@@ -209,7 +209,8 @@ pub struct BirdCli {
 }
 
 impl BirdCli {
-    fn connect(path: &std::path::Path) -> Result<BirdCli> {
+    /// Connects to the control socket at `path` (see also [`Bird::cli`]).
+    pub fn connect(path: &std::path::Path) -> Result<BirdCli> {
         let stream = UnixStream::connect(path).map_err(|e| Error::io("connecting to", path, e))?;
         stream
             .set_read_timeout(Some(CLI_TIMEOUT))

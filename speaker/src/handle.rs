@@ -1,7 +1,7 @@
 //! The daemon's handle on a running speaker: originate and withdraw host
 //! routes, follow route changes, inspect peers and the RIB.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -149,6 +149,13 @@ pub struct PathView {
     pub path_id: u32,
     /// Why this path lost to the best one.
     pub lost_on: Option<String>,
+    /// Seconds since it was received or originated, or since its
+    /// attributes last changed (an identical re-announcement, as after a
+    /// route refresh or graceful restart, is not a change).
+    pub age_secs: u32,
+    /// The router it comes from: ORIGINATOR_ID if present, else the
+    /// neighbour's BGP identifier; `None` for our own routes.
+    pub origin_router_id: Option<Ipv4Addr>,
     pub attrs: PathAttrs,
 }
 

@@ -111,6 +111,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         connect_tx,
         events: events.clone(),
         listeners,
+        started: Instant::now(),
         next_inbound: 0,
         work: VecDeque::new(),
         scratch: Vec::new(),
@@ -209,6 +210,8 @@ struct Owner {
     /// The listening sockets, for the TCP-MD5 keys and GTSM of neighbours
     /// added or removed at run time.
     listeners: Vec<Arc<TcpListener>>,
+    /// The RIB's clock counts from here.
+    started: Instant,
     next_inbound: u64,
     /// FSM inputs waiting to be fed, so outputs never recurse.
     work: VecDeque<(usize, PeerInput)>,
@@ -303,8 +306,16 @@ impl Owner {
         self.process();
     }
 
+    /// Sets the RIB's clock, which stamps each path it sets: whole
+    /// seconds since the speaker started (a `u32` lasts 136 years).
+    fn tick(&mut self) {
+        let secs = self.started.elapsed().as_secs();
+        self.rib.set_clock(u32::try_from(secs).unwrap_or(u32::MAX));
+    }
+
     /// Feeds queued inputs to the FSMs and carries out their outputs.
     fn process(&mut self) {
+        self.tick();
         loop {
             while let Some((i, input)) = self.work.pop_front() {
                 let Some(slot) = self.peers.get_mut(i) else {
@@ -625,6 +636,7 @@ impl Owner {
     }
 
     fn command(&mut self, cmd: Command) {
+        self.tick();
         match cmd {
             Command::Originate { prefix, attrs } => {
                 self.rib.originate(prefix, attrs);
@@ -729,6 +741,8 @@ impl Owner {
                         stale: r.stale,
                         path_id: r.path_id,
                         lost_on: r.lost_on.map(|l| format!("{l:?}")),
+                        age_secs: self.rib.clock().saturating_sub(r.since),
+                        origin_router_id: r.router_id,
                         attrs: (*r.attrs).clone(),
                     })
                     .collect(),

@@ -320,8 +320,8 @@ impl Rib {
         src.synced = false;
         src.disabled.clear();
         // A new session starts from nothing: forget what the last one was sent.
-        self.table.for_each_mut(|_, paths| {
-            paths.take_where(|p| p.is_out() && p.source == id);
+        self.table.for_each_mut(|_, mut slot| {
+            slot.take_where(|p| p.is_out() && p.source == id);
         });
         if id_changed {
             self.rerun(id);
@@ -467,16 +467,17 @@ impl Rib {
             if same {
                 continue;
             }
-            let Some(paths) = self.table.get_mut(&prefix) else {
+            let clock = self.clock;
+            let Some(mut entry) = self.table.occupied(&prefix) else {
                 continue;
             };
             match desired {
                 Some(d) => {
-                    paths.upsert(Path::out(id, Arc::clone(&d)));
+                    entry.upsert(Path::out(id, Arc::clone(&d)), clock);
                     groups.add(d, prefix);
                 }
                 None => {
-                    paths.take_where(|p| p.is_out() && p.source == id);
+                    entry.take_where(|p| p.is_out() && p.source == id);
                     self.table.remove_if_empty(&prefix);
                     match prefix {
                         IpNet::V4(_) => withdraw_v4.push(Nlri::new(prefix)),

@@ -15,7 +15,8 @@
 //!                         └──> export(peer, changes) ──> Vec<Update> (out.rs)
 //! ```
 //!
-//! The RIB is pure: no I/O, no clock, no tasks. The owner (one task owning
+//! The RIB is pure: no I/O, no clock of its own (the owner sets the time
+//! stamped on paths with [`Rib::set_clock`]), no tasks. The owner (one task owning
 //! all peers) feeds it, drains [`Rib::take_changes`] and
 //! [`Rib::take_events`] once per turn of its event loop, and asks
 //! [`Rib::export`] for each established peer's UPDATEs. Graceful restart and
@@ -43,6 +44,7 @@ pub mod best;
 mod hash;
 mod ingest;
 pub mod out;
+mod report;
 pub mod table;
 
 #[cfg(test)]
@@ -63,6 +65,7 @@ use tracing::{info, warn};
 pub use attrs::{Interner, NextHop, PathAttrs, Received, UnknownAttr, family_of};
 pub use best::{Candidate, Reason, SourceKind, compare, select};
 pub use out::SessionInfo;
+pub use report::PathReport;
 use table::{Entry, Path, Paths, Table, flags};
 
 use crate::policy::{PeerPolicy, Teardown};
@@ -190,25 +193,6 @@ pub enum RibError {
     NoSession(SourceId),
     #[error("too many peers")]
     TooManyPeers,
-}
-
-/// One path of a prefix, for `show routes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathReport {
-    pub source: SourceId,
-    pub path_id: u32,
-    pub attrs: Arc<PathAttrs>,
-    pub best: bool,
-    pub stale: bool,
-    /// Why it lost to the best path.
-    pub lost_on: Option<Reason>,
-    /// When it was received or originated (or last changed attributes),
-    /// on the clock of [`Rib::set_clock`].
-    pub since: u32,
-    /// The router it comes from: ORIGINATOR_ID if present, else the
-    /// peer's BGP identifier (what the decision compares); `None` for
-    /// ours.
-    pub router_id: Option<Ipv4Addr>,
 }
 
 /// Heap use, for `show memory`.
@@ -744,34 +728,6 @@ impl Rib {
         self.table
             .iter()
             .filter_map(move |(n, paths)| paths.out(id).map(|p| (n, &p.attrs)))
-    }
-
-    /// Every path to `prefix`, best first, with why each other one lost.
-    pub fn paths(&self, prefix: &IpNet) -> Vec<PathReport> {
-        let Some((paths, one_since)) = self.table.get_timed(prefix) else {
-            return Vec::new();
-        };
-        let best = paths.best();
-        let mut out: Vec<PathReport> = paths
-            .timed(one_since)
-            .filter(|(p, _)| !p.is_out())
-            .map(|(p, since)| PathReport {
-                since,
-                router_id: (p.source != SourceId::LOCAL)
-                    .then(|| candidate(p, &self.sources, &self.config).identifier()),
-                source: p.source,
-                path_id: p.path_id,
-                attrs: Arc::clone(&p.attrs),
-                best: p.is_best(),
-                stale: p.is_stale(),
-                lost_on: best.filter(|_| !p.is_best()).map(|b| {
-                    let b = candidate(b, &self.sources, &self.config);
-                    compare(&b, &candidate(p, &self.sources, &self.config)).1
-                }),
-            })
-            .collect();
-        out.sort_by_key(|r| !r.best);
-        out
     }
 
     /// The newest mobility sequence among all paths to `prefix`, ours and

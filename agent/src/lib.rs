@@ -4,3 +4,4 @@ pub mod detect;
 pub mod fib;
 pub mod gateway;
 pub mod inventory;
+pub mod mobility;

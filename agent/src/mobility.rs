@@ -20,7 +20,7 @@
 //!   `None`); it is reported, with its moves, by `show moves`.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
@@ -53,9 +53,10 @@ impl Default for MobilityConfig {
 pub enum Location {
     /// A VM on this hypervisor.
     Local,
-    /// Another hypervisor, by its router id (ORIGINATOR_ID through a
-    /// reflector, else the peer's BGP identifier).
-    Remote(Ipv4Addr),
+    /// Another hypervisor: the ORIGINATOR_ID a route reflector added (the
+    /// originating hypervisor's router id), else the path's next hop (the
+    /// hypervisor itself over direct iBGP, or the router in front of it).
+    Remote(IpAddr),
 }
 
 impl std::fmt::Display for Location {
@@ -70,8 +71,7 @@ impl std::fmt::Display for Location {
 /// One path of a prefix, as far as mobility cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
-    /// The originating hypervisor's router id (ours for local paths).
-    pub origin: Ipv4Addr,
+    pub location: Location,
     /// Its mobility community (sequence 0, not static, when it has none).
     pub mobility: MobilityCommunity,
 }
@@ -115,22 +115,21 @@ const TIMELINE: usize = 4096;
 #[derive(Debug)]
 pub struct Mobility {
     config: MobilityConfig,
-    router_id: Ipv4Addr,
     tracks: HashMap<IpNet, Track>,
     timeline: VecDeque<Move>,
 }
 
 /// The sequence a route to a VM that arrives here carries, given every
 /// path the RIB holds for its prefix (see the module docs).
-pub fn arrival_sequence(router_id: Ipv4Addr, claims: &[Claim]) -> Sequence {
+pub fn arrival_sequence(claims: &[Claim]) -> Sequence {
     let others = claims
         .iter()
-        .filter(|c| c.origin != router_id)
+        .filter(|c| c.location != Location::Local)
         .map(|c| c.mobility.sequence)
         .reduce(later);
     let own = claims
         .iter()
-        .filter(|c| c.origin == router_id)
+        .filter(|c| c.location == Location::Local)
         .map(|c| c.mobility.sequence)
         .reduce(later);
     match (others, own) {
@@ -146,10 +145,9 @@ fn later(a: Sequence, b: Sequence) -> Sequence {
 }
 
 impl Mobility {
-    pub fn new(router_id: Ipv4Addr, config: MobilityConfig) -> Self {
+    pub fn new(config: MobilityConfig) -> Self {
         Self {
             config,
-            router_id,
             tracks: HashMap::new(),
             timeline: VecDeque::new(),
         }
@@ -157,15 +155,6 @@ impl Mobility {
 
     pub fn config(&self) -> MobilityConfig {
         self.config
-    }
-
-    /// Where a path with this origin router id is, seen from here.
-    pub fn location(&self, origin: Ipv4Addr) -> Location {
-        if origin == self.router_id {
-            Location::Local
-        } else {
-            Location::Remote(origin)
-        }
     }
 
     /// Records a move of the prefix's best path (nothing when `from` and
@@ -208,9 +197,7 @@ impl Mobility {
 
     /// Whether the prefix is frozen now.
     pub fn is_frozen(&self, prefix: &IpNet) -> bool {
-        self.tracks
-            .get(prefix)
-            .is_some_and(|t| t.frozen.is_some())
+        self.tracks.get(prefix).is_some_and(|t| t.frozen.is_some())
     }
 
     /// Ends the freezes whose time is up; returns their prefixes.
@@ -263,14 +250,28 @@ impl Mobility {
 mod tests {
     use super::*;
 
-    const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
-    const HV2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
-    const HV3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 13);
+    use std::net::Ipv4Addr;
 
-    fn claim(origin: Ipv4Addr, seq: u32) -> Claim {
+    const US: Location = Location::Local;
+    const HV2: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 12));
+    const HV3: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 13));
+
+    fn claim(location: impl Into<Where>, seq: u32) -> Claim {
         Claim {
-            origin,
+            location: location.into().0,
             mobility: MobilityCommunity::new(seq, false),
+        }
+    }
+
+    struct Where(Location);
+    impl From<Location> for Where {
+        fn from(l: Location) -> Self {
+            Where(l)
+        }
+    }
+    impl From<IpAddr> for Where {
+        fn from(a: IpAddr) -> Self {
+            Where(Location::Remote(a))
         }
     }
 
@@ -298,27 +299,27 @@ mod tests {
 
     #[test]
     fn a_new_vm_starts_at_sequence_zero() {
-        assert_eq!(arrival_sequence(US, &[]), Sequence(0));
+        assert_eq!(arrival_sequence(&[]), Sequence(0));
     }
 
     #[test]
     fn an_arrival_takes_the_highest_other_sequence_plus_one() {
         let claims = [claim(HV2, 3), claim(HV3, 7)];
-        assert_eq!(arrival_sequence(US, &claims), Sequence(8));
+        assert_eq!(arrival_sequence(&claims), Sequence(8));
     }
 
     #[test]
     fn our_own_surviving_path_is_not_a_move() {
         // After a restart peers still hold our route with sequence 4.
-        assert_eq!(arrival_sequence(US, &[claim(US, 4)]), Sequence(4));
+        assert_eq!(arrival_sequence(&[claim(US, 4)]), Sequence(4));
         // Someone else's older path does not push ours back.
         assert_eq!(
-            arrival_sequence(US, &[claim(US, 4), claim(HV2, 2)]),
+            arrival_sequence(&[claim(US, 4), claim(HV2, 2)]),
             Sequence(4)
         );
         // A newer one elsewhere does.
         assert_eq!(
-            arrival_sequence(US, &[claim(US, 4), claim(HV2, 6)]),
+            arrival_sequence(&[claim(US, 4), claim(HV2, 6)]),
             Sequence(7)
         );
     }
@@ -326,15 +327,15 @@ mod tests {
     #[test]
     fn sequences_wrap_by_serial_arithmetic() {
         let claims = [claim(HV2, u32::MAX)];
-        assert_eq!(arrival_sequence(US, &claims), Sequence(0));
+        assert_eq!(arrival_sequence(&claims), Sequence(0));
         // 1 is newer than u32::MAX in serial arithmetic.
         let claims = [claim(HV2, u32::MAX), claim(HV3, 1)];
-        assert_eq!(arrival_sequence(US, &claims), Sequence(2));
+        assert_eq!(arrival_sequence(&claims), Sequence(2));
     }
 
     #[test]
     fn a_best_path_staying_put_is_not_a_move() {
-        let mut m = Mobility::new(US, MobilityConfig::default());
+        let mut m = Mobility::new(MobilityConfig::default());
         let now = Instant::now();
         let r = Location::Remote(HV2);
         assert_eq!(
@@ -346,25 +347,44 @@ mod tests {
 
     #[test]
     fn moves_are_kept_in_order_per_prefix() {
-        let mut m = Mobility::new(US, MobilityConfig::default());
+        let mut m = Mobility::new(MobilityConfig::default());
         let now = Instant::now();
         let wall = SystemTime::now();
         let other: IpNet = "10.1.1.6/32".parse().unwrap();
-        m.moved(mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall), now);
-        m.moved(mv(other, Location::Remote(HV3), Location::Local, 1, None, wall), now);
-        m.moved(mv(p(), Location::Remote(HV2), Location::Local, 2, Some(Duration::from_micros(80)), wall), now);
+        m.moved(
+            mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall),
+            now,
+        );
+        m.moved(
+            mv(other, Location::Remote(HV3), Location::Local, 1, None, wall),
+            now,
+        );
+        m.moved(
+            mv(
+                p(),
+                Location::Remote(HV2),
+                Location::Local,
+                2,
+                Some(Duration::from_micros(80)),
+                wall,
+            ),
+            now,
+        );
         let moves = m.moves(Some(p()));
         assert_eq!(moves.len(), 2);
         assert_eq!(moves[0].to, Location::Remote(HV2));
         assert_eq!(moves[1].to, Location::Local);
         assert_eq!(moves[1].sequence, 2);
-        assert_eq!(moves[1].detection_to_advertise, Some(Duration::from_micros(80)));
+        assert_eq!(
+            moves[1].detection_to_advertise,
+            Some(Duration::from_micros(80))
+        );
         assert_eq!(m.moves(None).len(), 3);
     }
 
     #[test]
     fn the_sixth_move_in_the_window_freezes_the_prefix() {
-        let mut m = Mobility::new(US, MobilityConfig::default());
+        let mut m = Mobility::new(MobilityConfig::default());
         let start = Instant::now();
         let wall = SystemTime::now();
         let mut froze = None;
@@ -390,7 +410,7 @@ mod tests {
 
     #[test]
     fn moves_outside_the_window_do_not_count() {
-        let mut m = Mobility::new(US, MobilityConfig::default());
+        let mut m = Mobility::new(MobilityConfig::default());
         let start = Instant::now();
         let wall = SystemTime::now();
         for i in 0..12u32 {
@@ -413,40 +433,46 @@ mod tests {
             duplicate_window: Duration::from_secs(60),
             freeze: Some(Duration::from_secs(30)),
         };
-        let mut m = Mobility::new(US, config);
+        let mut m = Mobility::new(config);
         let t0 = Instant::now();
         let wall = SystemTime::now();
-        m.moved(mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall), t0);
+        m.moved(
+            mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall),
+            t0,
+        );
         assert!(
-            m.moved(mv(p(), Location::Remote(HV2), Location::Local, 2, None, wall), t0)
-                .is_some()
+            m.moved(
+                mv(p(), Location::Remote(HV2), Location::Local, 2, None, wall),
+                t0
+            )
+            .is_some()
         );
         assert!(m.thaw(t0 + Duration::from_secs(29)).is_empty());
         assert_eq!(m.thaw(t0 + Duration::from_secs(30)), vec![p()]);
         assert!(!m.is_frozen(&p()));
 
-        let mut m = Mobility::new(
-            US,
-            MobilityConfig {
-                freeze: None,
-                ..config
-            },
+        let mut m = Mobility::new(MobilityConfig {
+            freeze: None,
+            ..config
+        });
+        m.moved(
+            mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall),
+            t0,
         );
-        m.moved(mv(p(), Location::Local, Location::Remote(HV2), 1, None, wall), t0);
-        m.moved(mv(p(), Location::Remote(HV2), Location::Local, 2, None, wall), t0);
+        m.moved(
+            mv(p(), Location::Remote(HV2), Location::Local, 2, None, wall),
+            t0,
+        );
         assert!(m.thaw(t0 + Duration::from_secs(3600)).is_empty());
         assert!(m.is_frozen(&p()));
     }
 
     #[test]
     fn the_timeline_is_bounded() {
-        let mut m = Mobility::new(
-            US,
-            MobilityConfig {
-                duplicate_moves: u32::MAX,
-                ..MobilityConfig::default()
-            },
-        );
+        let mut m = Mobility::new(MobilityConfig {
+            duplicate_moves: u32::MAX,
+            ..MobilityConfig::default()
+        });
         let now = Instant::now();
         let wall = SystemTime::now();
         for i in 0..(TIMELINE as u32 + 10) {

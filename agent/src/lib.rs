@@ -1,5 +1,6 @@
 //! hostroute's hypervisor daemon: VM detection, anycast gateway, kernel FIB
 //! sync and mobility, driving the speaker. Modules land with the agent issue.
+pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod fib;

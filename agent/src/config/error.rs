@@ -130,8 +130,7 @@ impl Nodes {
     pub fn table_at(&self, offset: usize) -> &str {
         self.nodes
             .iter()
-            .filter(|n| n.header && n.span.start <= offset)
-            .next_back()
+            .rfind(|n| n.header && n.span.start <= offset)
             .map_or("", |n| n.path.as_str())
     }
 }

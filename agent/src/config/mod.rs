@@ -72,6 +72,15 @@ pub mod defaults {
     }
 }
 
+/// The keys outside any table.
+const TOP_LEVEL_KEYS: [&str; 5] = [
+    "router_id",
+    "asn",
+    "listen",
+    "control_socket",
+    "graceful_restart",
+];
+
 /// The whole configuration, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -213,7 +222,15 @@ pub fn parse(text: &str, file: &Path) -> Result<AgentConfig, ConfigError> {
     }
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        let (key, message) = error::describe(e.message(), &span, &nodes, text);
+        let (key, mut message) = error::describe(e.message(), &span, &nodes, text);
+        // `listen = ...` written below `[[interfaces]]` belongs to that table.
+        if let Some((_, last)) = key.as_deref().and_then(|k| k.rsplit_once('.'))
+            && TOP_LEVEL_KEYS.contains(&last)
+            && message.ends_with(')')
+        {
+            message.pop();
+            message.push_str("; top-level keys go above the first [table])");
+        }
         invalid(&span, key, message)
     })?;
     check::check(raw, text).map_err(|p| invalid(&p.span, Some(p.key), p.message))

@@ -11,15 +11,14 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::error::{Problem, line_column};
-use super::raw::{RawBfd, RawConfig, RawInterfaces, RawPeer, Sp, Text};
-use super::{
-    AgentConfig, BfdConfig, DetectionConfig, InterfaceConfig, MobilityConfig, PeerConfig, defaults,
-};
+use super::peer::check_peer;
+use super::raw::{RawConfig, RawInterfaces, Sp, Text};
+use super::{AgentConfig, DetectionConfig, InterfaceConfig, MobilityConfig, PeerConfig, defaults};
 use crate::detect::{InterfaceMatcher, MacAddr};
 use crate::fib::RouteParams;
 use crate::gateway::GatewayConfig;
 
-type Checked<T> = Result<T, Problem>;
+pub(super) type Checked<T> = Result<T, Problem>;
 
 /// Route protocol numbers (`rtm_protocol`) that are not ours to take: the
 /// kernel's own (`RTPROT_UNSPEC` to `RTPROT_STATIC`, linux/rtnetlink.h)
@@ -73,15 +72,7 @@ const AS_TRANS: u32 = 23456;
 /// RFC 4724: the restart time is a 12-bit field.
 const RESTART_TIME_MAX: u16 = 4095;
 
-/// RFC 5880 intervals are microseconds in 32 bits.
-const BFD_INTERVAL_MAX_MS: u32 = u32::MAX / 1000;
-const BFD_INTERVAL_MIN_MS: u32 = 10;
-
-/// RFC 2385 leaves the key length open; Linux caps it at
-/// `TCP_MD5SIG_MAXKEYLEN`.
-const PASSWORD_MAX: usize = 80;
-
-fn problem<T>(
+pub(super) fn problem<T>(
     span: Range<usize>,
     key: impl Into<String>,
     message: impl Into<String>,
@@ -189,7 +180,7 @@ pub(super) fn check(raw: RawConfig, text: &str) -> Checked<AgentConfig> {
     })
 }
 
-fn check_asn(asn: &Sp<u32>, key: &str) -> Checked<u32> {
+pub(super) fn check_asn(asn: &Sp<u32>, key: &str) -> Checked<u32> {
     match *asn.get_ref() {
         0 => problem(asn.span(), key, "0 is reserved (RFC 7607)"),
         AS_TRANS => problem(
@@ -328,7 +319,7 @@ fn check_pool(p: &Sp<Text<IpNet>>, key: &str) -> Checked<IpNet> {
     Ok(net)
 }
 
-fn check_pools(list: &[Sp<Text<IpNet>>], key: &str) -> Checked<Vec<IpNet>> {
+pub(super) fn check_pools(list: &[Sp<Text<IpNet>>], key: &str) -> Checked<Vec<IpNet>> {
     let mut out: Vec<IpNet> = Vec::new();
     for (i, p) in list.iter().enumerate() {
         let key = format!("{key}[{i}]");
@@ -463,6 +454,15 @@ where
         if unusable(addr) {
             return problem(a.span(), key, format!("{addr} cannot be a gateway address"));
         }
+        if matches!(addr.into(), IpAddr::V6(v6) if v6.is_unicast_link_local()) {
+            return problem(
+                a.span(),
+                key,
+                format!(
+                    "{addr} is link-local; the link-local gateway address is derived from gateway.mac"
+                ),
+            );
+        }
         if !pools.iter().any(|p| p.contains(&addr.into())) {
             return problem(
                 a.span(),
@@ -476,255 +476,4 @@ where
         out.push(addr);
     }
     Ok(out)
-}
-
-fn check_host(a: &Sp<Text<IpAddr>>, key: String, what: &str) -> Checked<IpAddr> {
-    let addr = a.get_ref().0;
-    if addr.is_unspecified() || addr.is_multicast() {
-        return problem(a.span(), key, format!("{addr} cannot be {what}"));
-    }
-    Ok(addr)
-}
-
-fn check_peer(
-    raw: &RawPeer,
-    key: &str,
-    local_asn: u32,
-    all_pools: &[IpNet],
-) -> Checked<PeerConfig> {
-    let k = |field: &str| format!("{key}.{field}");
-    let address = check_host(&raw.address, k("address"), "a peer address")?;
-    let asn = check_asn(&raw.asn, &k("asn"))?;
-    let password = match &raw.password {
-        None => None,
-        Some(p) if p.get_ref().is_empty() => {
-            return problem(
-                p.span(),
-                k("password"),
-                "empty; leave the key out for no TCP-MD5",
-            );
-        }
-        Some(p) if p.get_ref().len() > PASSWORD_MAX => {
-            return problem(
-                p.span(),
-                k("password"),
-                format!(
-                    "{} bytes is longer than the {PASSWORD_MAX} Linux accepts for TCP-MD5",
-                    p.get_ref().len()
-                ),
-            );
-        }
-        Some(p) => Some(p.get_ref().clone()),
-    };
-    let local_address = match &raw.local_address {
-        None => None,
-        Some(a) => {
-            let local = check_host(a, k("local_address"), "a local address")?;
-            if local.is_ipv4() != address.is_ipv4() {
-                return problem(
-                    a.span(),
-                    k("local_address"),
-                    format!("{local} is not of the same family as the peer address {address}"),
-                );
-            }
-            Some(local)
-        }
-    };
-    let interface = match &raw.interface {
-        None => None,
-        Some(i) => Some(check_ifname(i, &k("interface"))?),
-    };
-    let port = match &raw.port {
-        None => defaults::PORT,
-        Some(p) if *p.get_ref() == 0 => return problem(p.span(), k("port"), "0 is not a TCP port"),
-        Some(p) => *p.get_ref(),
-    };
-    let hold_time = match &raw.hold_time {
-        None => defaults::HOLD_TIME,
-        Some(h) if matches!(*h.get_ref(), 1 | 2) => {
-            return problem(
-                h.span(),
-                k("hold_time"),
-                format!(
-                    "{} must be 0 (no keepalives) or at least 3 s (RFC 4271)",
-                    h.get_ref()
-                ),
-            );
-        }
-        Some(h) => *h.get_ref(),
-    };
-    let keepalive = match &raw.keepalive {
-        None => None,
-        Some(ka) => {
-            let v = *ka.get_ref();
-            if v == 0 || (hold_time != 0 && v >= hold_time) {
-                return problem(
-                    ka.span(),
-                    k("keepalive"),
-                    format!("{v} must be at least 1 and below hold_time ({hold_time})"),
-                );
-            }
-            Some(v)
-        }
-    };
-    let ttl_security_hops = match &raw.ttl_security_hops {
-        None => None,
-        Some(t) if *t.get_ref() == 0 => {
-            return problem(
-                t.span(),
-                k("ttl_security_hops"),
-                "must be 1 or more (1: directly connected)",
-            );
-        }
-        Some(t) => Some(*t.get_ref()),
-    };
-    let next_hop_v4 = match &raw.next_hop_v4 {
-        None => None,
-        Some(n) => {
-            let a = n.get_ref().0;
-            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback() {
-                return problem(
-                    n.span(),
-                    k("next_hop_v4"),
-                    format!("{a} cannot be a next hop"),
-                );
-            }
-            Some(a)
-        }
-    };
-    let next_hop_v6 = match &raw.next_hop_v6 {
-        None => None,
-        Some(n) => {
-            let a = n.get_ref().0;
-            if a.is_unspecified() || a.is_multicast() || a.is_loopback() {
-                return problem(
-                    n.span(),
-                    k("next_hop_v6"),
-                    format!("{a} cannot be a next hop"),
-                );
-            }
-            Some(a)
-        }
-    };
-    let import_pools = match &raw.import_pools {
-        None => all_pools.to_vec(),
-        Some(list) => check_pools(list, &k("import_pools"))?,
-    };
-    let max_prefix = match &raw.max_prefix {
-        None => None,
-        Some(m) if *m.get_ref() == 0 => {
-            return problem(
-                m.span(),
-                k("max_prefix"),
-                "0 would refuse every route; leave the key out for no limit",
-            );
-        }
-        Some(m) => Some(*m.get_ref()),
-    };
-    let route_reflector_client = match &raw.route_reflector_client {
-        Some(rr) if *rr.get_ref() && asn != local_asn => {
-            return problem(
-                rr.span(),
-                k("route_reflector_client"),
-                format!(
-                    "only an iBGP peer can be a route-reflector client (peer AS {asn}, ours {local_asn})"
-                ),
-            );
-        }
-        Some(rr) => *rr.get_ref(),
-        None => false,
-    };
-    let bfd = match &raw.bfd {
-        None => None,
-        Some(b) => Some(check_bfd(b, &k("bfd"))?),
-    };
-    Ok(PeerConfig {
-        address,
-        asn,
-        password,
-        local_address,
-        interface,
-        port,
-        hold_time,
-        keepalive,
-        passive: raw.passive,
-        ttl_security_hops,
-        next_hop_v4,
-        next_hop_v6,
-        export_learned: raw.export_learned,
-        import_pools,
-        max_prefix,
-        route_reflector_client,
-        bfd,
-    })
-}
-
-/// One interface name, not a pattern.
-fn check_ifname(name: &Sp<String>, key: &str) -> Checked<String> {
-    let s = name.get_ref();
-    if s.contains(['*', '?']) {
-        return problem(
-            name.span(),
-            key,
-            format!("{s:?} is a pattern; give one interface name"),
-        );
-    }
-    InterfaceMatcher::new([s.as_str()])
-        .map_err(|e| Problem::new(name.span(), key, e.to_string()))?;
-    Ok(s.clone())
-}
-
-fn check_bfd(raw: &RawBfd, key: &str) -> Checked<BfdConfig> {
-    let k = |field: &str| format!("{key}.{field}");
-    let interval_ms = match &raw.interval_ms {
-        None => defaults::BFD_INTERVAL_MS,
-        Some(i) => {
-            let v = *i.get_ref();
-            if v < BFD_INTERVAL_MIN_MS {
-                return problem(
-                    i.span(),
-                    k("interval_ms"),
-                    format!("{v} is below the minimum of {BFD_INTERVAL_MIN_MS} ms"),
-                );
-            }
-            if v > BFD_INTERVAL_MAX_MS {
-                return problem(
-                    i.span(),
-                    k("interval_ms"),
-                    format!(
-                        "{v} is above the maximum of {BFD_INTERVAL_MAX_MS} ms (32-bit microseconds, RFC 5880)"
-                    ),
-                );
-            }
-            v
-        }
-    };
-    let multiplier = match &raw.multiplier {
-        None => defaults::BFD_MULTIPLIER,
-        Some(m) if *m.get_ref() == 0 => {
-            return problem(m.span(), k("multiplier"), "must be 1 or more (RFC 5880)");
-        }
-        Some(m) => *m.get_ref(),
-    };
-    let multihop_min_ttl = match (&raw.min_ttl, raw.multihop) {
-        (None, false) => None,
-        (None, true) => Some(defaults::BFD_MIN_TTL),
-        (Some(t), false) => {
-            return problem(
-                t.span(),
-                k("min_ttl"),
-                "applies only to multihop sessions (single hop accepts TTL 255 only); set multihop = true or remove it",
-            );
-        }
-        (Some(t), true) if *t.get_ref() == 0 => {
-            return problem(t.span(), k("min_ttl"), "must be 1 or more");
-        }
-        (Some(t), true) => Some(*t.get_ref()),
-    };
-    Ok(BfdConfig {
-        interval_ms,
-        multiplier,
-        multihop_min_ttl,
-        required: raw.required,
-    })
 }

@@ -284,12 +284,17 @@ fn type_name(expected: &str) -> String {
 /// `string "x", expected u32` as `expected an integer ..., found string "x"`.
 fn invalid_type(rest: &str) -> String {
     match rest.split_once(", expected ") {
+        // `[peer]` where `[[peer]]` was meant.
+        Some(("map", "a sequence")) => {
+            "expected an array of tables (write [[name]], not [name]), found a table".into()
+        }
         Some((found, expected)) => {
-            format!(
-                "expected {}, found {}",
-                type_name(expected),
-                found.replace('`', "")
-            )
+            let found = match found {
+                "map" => "a table".to_string(),
+                "sequence" => "an array".to_string(),
+                other => other.replace('`', ""),
+            };
+            format!("expected {}, found {found}", type_name(expected))
         }
         None => format!("wrong type: {rest}"),
     }

@@ -19,6 +19,7 @@
 
 mod check;
 mod error;
+mod peer;
 mod raw;
 mod reload;
 #[cfg(test)]

@@ -312,6 +312,15 @@ fn each_error_names_file_line_column_key_and_what_is_wrong() {
             "/etc/hostroute.toml:8:25: interfaces[1].pools[1]: \"10.3/16\" is not a prefix \
              (address/length, such as \"10.1.1.0/24\")",
         ),
+        (
+            with("[peer]\naddress = \"192.0.2.1\"\n"),
+            "/etc/hostroute.toml:6:1: peer: expected an array of tables (write [[name]], not \
+             [name]), found a table",
+        ),
+        (
+            with("[gateway]\nipv4 = \"10.1.1.1\"\n"),
+            "/etc/hostroute.toml:7:8: gateway.ipv4: expected an array, found string \"10.1.1.1\"",
+        ),
         // Values that parse but make no sense.
         (
             "router_id = \"0.0.0.0\"\nasn = 65011\n".into(),
@@ -363,6 +372,16 @@ fn each_error_names_file_line_column_key_and_what_is_wrong() {
             with_peer("local_address = \"2001:db8::1\"\n"),
             "/etc/hostroute.toml:9:17: peer[0].local_address: 2001:db8::1 is not of the same \
              family as the peer address 192.0.2.1",
+        ),
+        (
+            with("[[peer]]\naddress = \"fe80::1\"\nasn = 65000\n"),
+            "/etc/hostroute.toml:7:11: peer[0].address: fe80::1 is link-local: set interface to \
+             the link it is on",
+        ),
+        (
+            with("[gateway]\nipv6 = [\"fe80::1\"]\n"),
+            "/etc/hostroute.toml:7:9: gateway.ipv6[0]: fe80::1 is link-local; the link-local \
+             gateway address is derived from gateway.mac",
         ),
         (
             with_peer("interface = \"eth*\"\n"),

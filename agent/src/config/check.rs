@@ -13,10 +13,11 @@ use ipnet::IpNet;
 use super::error::{Problem, line_column};
 use super::peer::check_peer;
 use super::raw::{RawConfig, RawInterfaces, Sp, Text};
-use super::{AgentConfig, DetectionConfig, InterfaceConfig, MobilityConfig, PeerConfig, defaults};
+use super::{AgentConfig, DetectionConfig, InterfaceConfig, PeerConfig, defaults};
 use crate::detect::{InterfaceMatcher, MacAddr};
 use crate::fib::RouteParams;
 use crate::gateway::GatewayConfig;
+use crate::mobility::MobilityConfig;
 
 pub(super) type Checked<T> = Result<T, Problem>;
 
@@ -145,7 +146,10 @@ pub(super) fn check(raw: RawConfig, text: &str) -> Checked<AgentConfig> {
         .map(|(i, t)| check_interfaces(t, &format!("interfaces[{i}]")))
         .collect::<Checked<Vec<_>>>()?;
     let all_pools = union_of_pools(&interfaces);
-    let gateway = check_gateway(raw.gateway, &all_pools)?;
+    let gateway = match raw.gateway {
+        None => None,
+        Some(g) => Some(check_gateway(g, &all_pools)?),
+    };
     let mut peers: Vec<PeerConfig> = Vec::new();
     let mut first_seen: Vec<Range<usize>> = Vec::new();
     for (i, p) in raw.peer.iter().enumerate() {
@@ -278,6 +282,12 @@ fn check_mobility(raw: Option<super::raw::RawMobility>) -> Checked<MobilityConfi
         }
         out.duplicate_window = Duration::from_secs(u64::from(*w.get_ref()));
     }
+    if let Some(f) = raw.freeze {
+        out.freeze = match *f.get_ref() {
+            0 => None,
+            secs => Some(Duration::from_secs(u64::from(secs))),
+        };
+    }
     Ok(out)
 }
 
@@ -360,10 +370,17 @@ fn check_interfaces(raw: &RawInterfaces, key: &str) -> Checked<InterfaceConfig> 
         );
     }
     let pools = check_pools(raw.pools.get_ref(), &format!("{key}.pools"))?;
-    let mut pinned: Vec<IpAddr> = Vec::new();
+    let mut pinned: Vec<IpNet> = Vec::new();
     for (i, a) in raw.pinned.iter().enumerate() {
-        let addr = a.get_ref().0;
+        let addr = a.get_ref().0.0;
         let key = format!("{key}.pinned[{i}]");
+        if addr.trunc() != addr {
+            return problem(
+                a.span(),
+                key,
+                format!("{addr} has host bits set (did you mean {}?)", addr.trunc()),
+            );
+        }
         if !pools.iter().any(|p| p.contains(&addr)) {
             return problem(
                 a.span(),
@@ -371,8 +388,15 @@ fn check_interfaces(raw: &RawInterfaces, key: &str) -> Checked<InterfaceConfig> 
                 format!("{addr} is not inside this table's pools"),
             );
         }
-        if pinned.contains(&addr) {
-            return problem(a.span(), key, format!("{addr} is listed twice"));
+        if let Some(other) = pinned
+            .iter()
+            .find(|o| o.contains(&addr) || addr.contains(*o))
+        {
+            return problem(
+                a.span(),
+                key,
+                format!("{addr} overlaps {other}, listed before it"),
+            );
         }
         pinned.push(addr);
     }
@@ -394,18 +418,7 @@ pub(super) fn union_of_pools(interfaces: &[InterfaceConfig]) -> Vec<IpNet> {
     out
 }
 
-fn check_gateway(
-    raw: Option<Sp<super::raw::RawGateway>>,
-    pools: &[IpNet],
-) -> Checked<GatewayConfig> {
-    let Some(raw) = raw else {
-        return Ok(GatewayConfig {
-            mac: MacAddr::ANYCAST_DEFAULT,
-            ipv4: Vec::new(),
-            ipv6: Vec::new(),
-        });
-    };
-    let raw = raw.into_inner();
+fn check_gateway(raw: super::raw::RawGateway, pools: &[IpNet]) -> Checked<GatewayConfig> {
     let mac = match &raw.mac {
         None => MacAddr::ANYCAST_DEFAULT,
         Some(m) => {

@@ -7,7 +7,8 @@
 //!     speaker_config() --> speaker::SpeakerConfig   (BGP, BFD, policies)
 //!     interface_policies() --> inventory::InterfacePolicy (VM interfaces, pools)
 //!     gateway() --> gateway::GatewayConfig   fib_config() --> fib::FibConfig
-//!     mobility, detection, control_socket, is_pinned()
+//!     mobility, detection, control_socket, pinned(), is_pinned()
+//!     settings() --> daemon::run::Settings (all of the above)
 //!
 //!  SIGHUP: parse the file again, reload_plan(old, new) --> ReloadPlan
 //! ```
@@ -39,10 +40,12 @@ use toml::de::DeTable;
 pub use error::{ConfigError, Diagnostic};
 pub use reload::{ReloadPlan, reload_plan};
 
+use crate::daemon::run::Settings;
 use crate::detect::InterfaceMatcher;
 use crate::fib::{FibConfig, RouteParams};
 use crate::gateway::GatewayConfig;
 use crate::inventory::InterfacePolicy;
+pub use crate::mobility::MobilityConfig;
 
 /// Values a key takes when the file leaves it out.
 pub mod defaults {
@@ -59,10 +62,6 @@ pub mod defaults {
     /// A multihop BFD peer may be one router away (RFC 5883 leaves the
     /// check to configuration).
     pub const BFD_MIN_TTL: u8 = 254;
-    /// RFC 7432 section 15.1's duplicate-detection defaults: more than 5
-    /// moves within 180 s.
-    pub const DUPLICATE_MOVES: u32 = 5;
-    pub const DUPLICATE_WINDOW_SECS: u64 = 180;
 
     /// Both families on port 179.
     pub fn listen() -> Vec<SocketAddr> {
@@ -93,30 +92,15 @@ pub struct AgentConfig {
     /// Graceful-restart time in seconds (0: off), sent to peers and used
     /// as the FIB's stale-route window.
     pub graceful_restart: u16,
-    pub gateway: GatewayConfig,
+    /// `None` without a `[gateway]` table: VM interfaces are not made
+    /// anycast gateway ports.
+    pub gateway: Option<GatewayConfig>,
     /// Table, protocol number and metric of our kernel routes.
     pub fib: RouteParams,
     pub mobility: MobilityConfig,
     pub detection: DetectionConfig,
     pub interfaces: Vec<InterfaceConfig>,
     pub peers: Vec<PeerConfig>,
-}
-
-/// Duplicate detection: an address that moves more than `duplicate_moves`
-/// times within `duplicate_window` is frozen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MobilityConfig {
-    pub duplicate_moves: u32,
-    pub duplicate_window: Duration,
-}
-
-impl Default for MobilityConfig {
-    fn default() -> Self {
-        Self {
-            duplicate_moves: defaults::DUPLICATE_MOVES,
-            duplicate_window: Duration::from_secs(defaults::DUPLICATE_WINDOW_SECS),
-        }
-    }
 }
 
 /// The optional detectors. Link events and hooks are always on.
@@ -144,8 +128,9 @@ pub struct InterfaceConfig {
     pub matcher: InterfaceMatcher,
     /// Disjoint; network addresses only.
     pub pools: Vec<IpNet>,
-    /// Addresses that never move (the static mobility flag).
-    pub pinned: Vec<IpAddr>,
+    /// Addresses (host prefixes) and prefixes that never move (the
+    /// static mobility flag).
+    pub pinned: Vec<IpNet>,
 }
 
 /// One `[[peer]]`.
@@ -322,7 +307,7 @@ impl AgentConfig {
         InterfaceMatcher::new(patterns).unwrap_or_default()
     }
 
-    pub fn gateway(&self) -> GatewayConfig {
+    pub fn gateway(&self) -> Option<GatewayConfig> {
         self.gateway.clone()
     }
 
@@ -336,6 +321,29 @@ impl AgentConfig {
 
     /// Whether `address` is pinned (never moves) on some interface.
     pub fn is_pinned(&self, address: IpAddr) -> bool {
-        self.interfaces.iter().any(|i| i.pinned.contains(&address))
+        self.pinned().iter().any(|p| p.contains(&address))
+    }
+
+    /// Every pinned address or prefix.
+    pub fn pinned(&self) -> Vec<IpNet> {
+        self.interfaces
+            .iter()
+            .flat_map(|i| i.pinned.iter().copied())
+            .collect()
+    }
+
+    /// Everything [`crate::daemon::run::start`] needs.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            speaker: self.speaker_config(),
+            fib: self.fib_config(),
+            gateway: self.gateway(),
+            policies: self.interface_policies(),
+            mobility: self.mobility,
+            pinned: self.pinned(),
+            detect_neighbours: self.detection.neighbours,
+            detect_announcements: self.detection.announcements,
+            control_socket: self.control_socket.clone(),
+        }
     }
 }

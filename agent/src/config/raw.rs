@@ -42,6 +42,25 @@ impl Expect for MacAddr {
     const EXPECTED: &'static str = "a MAC address (xx:xx:xx:xx:xx:xx)";
 }
 
+/// An address (as its host prefix) or a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HostOrNet(pub IpNet);
+
+impl FromStr for HostOrNet {
+    type Err = ipnet::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<IpAddr>() {
+            Ok(a) => Ok(HostOrNet(IpNet::from(a))),
+            Err(_) => s.parse().map(HostOrNet),
+        }
+    }
+}
+
+impl Expect for HostOrNet {
+    const EXPECTED: &'static str = "an address or a prefix (\"10.1.1.9\", \"10.1.1.16/28\")";
+}
+
 impl<'de, T: Expect> Deserialize<'de> for Text<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_str(TextVisitor(PhantomData))
@@ -74,7 +93,7 @@ pub(super) struct RawConfig {
     pub listen: Option<Vec<Sp<Text<SocketAddr>>>>,
     pub control_socket: Option<Sp<String>>,
     pub graceful_restart: Option<Sp<u16>>,
-    pub gateway: Option<Sp<RawGateway>>,
+    pub gateway: Option<RawGateway>,
     pub fib: Option<RawFib>,
     pub mobility: Option<RawMobility>,
     pub detection: Option<RawDetection>,
@@ -107,6 +126,7 @@ pub(super) struct RawFib {
 pub(super) struct RawMobility {
     pub duplicate_moves: Option<Sp<u32>>,
     pub duplicate_window: Option<Sp<u32>>,
+    pub freeze: Option<Sp<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +143,7 @@ pub(super) struct RawInterfaces {
     pub patterns: Sp<Vec<Sp<String>>>,
     pub pools: Sp<Vec<Sp<Text<IpNet>>>>,
     #[serde(default)]
-    pub pinned: Vec<Sp<Text<IpAddr>>>,
+    pub pinned: Vec<Sp<Text<HostOrNet>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,8 +69,9 @@ fn example_file_parses_with_every_section() {
     );
     assert_eq!(c.control_socket, Path::new("/run/hostroute/hostroute.sock"));
     assert_eq!(c.graceful_restart, 120);
-    assert_eq!(c.gateway.mac, MacAddr::ANYCAST_DEFAULT);
-    assert_eq!(c.gateway.ipv4, vec![Ipv4Addr::new(10, 1, 1, 1)]);
+    let gateway = c.gateway.as_ref().unwrap();
+    assert_eq!(gateway.mac, MacAddr::ANYCAST_DEFAULT);
+    assert_eq!(gateway.ipv4, vec![Ipv4Addr::new(10, 1, 1, 1)]);
     assert_eq!(c.fib, RouteParams::default());
     assert_eq!(c.mobility, MobilityConfig::default());
     assert_eq!(c.detection, DetectionConfig::default());
@@ -132,7 +133,7 @@ fn example_converts_for_every_part_of_the_daemon() {
     assert!(c.interface_matcher().matches("tap0"));
 
     assert_eq!(
-        c.gateway().ipv6,
+        c.gateway().unwrap().ipv6,
         vec!["2001:db8:1::1".parse::<std::net::Ipv6Addr>().unwrap()]
     );
     let fib = c.fib_config();
@@ -140,6 +141,53 @@ fn example_converts_for_every_part_of_the_daemon() {
     assert_eq!(fib.graceful_restart, Duration::from_secs(120));
     assert!(c.is_pinned(ip("10.1.1.9")));
     assert!(!c.is_pinned(ip("10.1.1.10")));
+    assert_eq!(c.pinned(), vec![net("10.1.1.9/32"), net("10.1.1.240/28")]);
+
+    let settings = c.settings();
+    assert_eq!(settings.speaker, s);
+    assert_eq!(settings.policies, policies);
+    assert_eq!(settings.gateway, c.gateway);
+    assert_eq!(settings.pinned, c.pinned());
+    assert_eq!(settings.mobility, c.mobility);
+    assert!(settings.detect_neighbours && settings.detect_announcements);
+    assert_eq!(settings.control_socket, c.control_socket);
+    assert_eq!(settings.fib.graceful_restart, Duration::from_secs(120));
+}
+
+#[test]
+fn pinned_takes_addresses_and_prefixes_and_freeze_zero_means_until_restart() {
+    let c = ok(&with(
+        "pinned = [\"10.1.1.9\", \"10.1.1.16/28\", \"2001:db8:1::9\"]\n\
+         [mobility]\nduplicate_moves = 3\nduplicate_window = 60\nfreeze = 0\n",
+    ));
+    assert_eq!(
+        c.pinned(),
+        vec![
+            net("10.1.1.9/32"),
+            net("10.1.1.16/28"),
+            net("2001:db8:1::9/128")
+        ]
+    );
+    assert!(c.is_pinned(ip("10.1.1.20")));
+    assert!(!c.is_pinned(ip("10.1.1.32")));
+    assert_eq!(
+        c.mobility,
+        MobilityConfig {
+            duplicate_moves: 3,
+            duplicate_window: Duration::from_secs(60),
+            freeze: None,
+        }
+    );
+    let c = ok(&with("[mobility]\nfreeze = 600\n"));
+    assert_eq!(c.mobility.freeze, Some(Duration::from_secs(600)));
+}
+
+#[test]
+fn a_gateway_table_without_keys_is_the_default_mac_and_no_addresses() {
+    let c = ok(&with("[gateway]\n"));
+    let g = c.gateway.unwrap();
+    assert_eq!(g.mac, MacAddr::ANYCAST_DEFAULT);
+    assert!(g.ipv4.is_empty() && g.ipv6.is_empty());
 }
 
 #[test]
@@ -148,8 +196,8 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(c.listen, defaults::listen());
     assert_eq!(c.control_socket, Path::new(defaults::CONTROL_SOCKET));
     assert_eq!(c.graceful_restart, 120);
-    assert_eq!(c.gateway.mac, MacAddr::ANYCAST_DEFAULT);
-    assert!(c.gateway.ipv4.is_empty());
+    assert_eq!(c.gateway, None);
+    assert_eq!(c.mobility, MobilityConfig::default());
     let p = &c.peers[0];
     assert_eq!((p.port, p.hold_time, p.keepalive), (179, 90, None));
     assert_eq!(p.import_pools, c.pools());
@@ -474,10 +522,20 @@ fn each_error_names_file_line_column_key_and_what_is_wrong() {
              patterns such as \"tap*\"",
         ),
         (
+            with("pinned = [\"10.1.1.16/28\", \"10.1.1.20\"]\n"),
+            "/etc/hostroute.toml:6:27: interfaces[0].pinned[1]: 10.1.1.20/32 overlaps \
+             10.1.1.16/28, listed before it",
+        ),
+        (
+            with("pinned = [\"10.1.1.9/24\"]\n"),
+            "/etc/hostroute.toml:6:11: interfaces[0].pinned[0]: 10.1.1.9/24 has host bits set \
+             (did you mean 10.1.1.0/24?)",
+        ),
+        (
             with(
                 "[[interfaces]]\nmatch = [\"vnet*\"]\npools = [\"10.2.0.0/16\"]\npinned = [\"10.1.1.9\"]\n",
             ),
-            "/etc/hostroute.toml:9:11: interfaces[1].pinned[0]: 10.1.1.9 is not inside this \
+            "/etc/hostroute.toml:9:11: interfaces[1].pinned[0]: 10.1.1.9/32 is not inside this \
              table's pools",
         ),
     ];

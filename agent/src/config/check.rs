@@ -131,10 +131,11 @@ pub(super) fn check(raw: RawConfig, text: &str) -> Checked<AgentConfig> {
         }
         Some(g) => *g.get_ref(),
     };
-    let fib = check_fib(raw.fib)?;
-    let mobility = check_mobility(raw.mobility)?;
+    let fib = check_fib(raw.fib.map(|t| t.0))?;
+    let mobility = check_mobility(raw.mobility.map(|t| t.0))?;
     let detection = raw
         .detection
+        .map(|t| t.0)
         .map_or_else(DetectionConfig::default, |d| DetectionConfig {
             neighbours: d.neighbours.unwrap_or(true),
             announcements: d.announcements.unwrap_or(true),
@@ -143,16 +144,16 @@ pub(super) fn check(raw: RawConfig, text: &str) -> Checked<AgentConfig> {
         .interfaces
         .iter()
         .enumerate()
-        .map(|(i, t)| check_interfaces(t, &format!("interfaces[{i}]")))
+        .map(|(i, t)| check_interfaces(&t.0, &format!("interfaces[{i}]")))
         .collect::<Checked<Vec<_>>>()?;
     let all_pools = union_of_pools(&interfaces);
     let gateway = match raw.gateway {
         None => None,
-        Some(g) => Some(check_gateway(g, &all_pools)?),
+        Some(g) => Some(check_gateway(g.0, &all_pools)?),
     };
     let mut peers: Vec<PeerConfig> = Vec::new();
     let mut first_seen: Vec<Range<usize>> = Vec::new();
-    for (i, p) in raw.peer.iter().enumerate() {
+    for (i, p) in raw.peer.iter().map(|t| &t.0).enumerate() {
         let key = format!("peer[{i}]");
         let peer = check_peer(p, &key, asn, &all_pools)?;
         if let Some(j) = peers.iter().position(|q| q.address == peer.address) {

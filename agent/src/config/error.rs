@@ -112,12 +112,26 @@ impl Nodes {
         Nodes { nodes }
     }
 
-    /// The path of the key or value at `span`: one with exactly that span,
-    /// else the narrowest that contains it.
+    /// The path of the key or value at `span`: the innermost with exactly
+    /// that span (an array of tables shares its span with its first
+    /// table), else the narrowest that contains it.
     pub fn path_at(&self, span: &Range<usize>) -> Option<&str> {
         if let Some(n) = self.nodes.iter().rev().find(|n| n.span == *span) {
             return Some(&n.path);
         }
+        self.containing(span)
+    }
+
+    /// Like [`Nodes::path_at`], but the outermost with exactly that span:
+    /// for errors about an array itself.
+    pub fn outer_path_at(&self, span: &Range<usize>) -> Option<&str> {
+        if let Some(n) = self.nodes.iter().find(|n| n.span == *span) {
+            return Some(&n.path);
+        }
+        self.containing(span)
+    }
+
+    fn containing(&self, span: &Range<usize>) -> Option<&str> {
         self.nodes
             .iter()
             .filter(|n| n.span.start <= span.start && span.end <= n.span.end)
@@ -212,7 +226,12 @@ pub(super) fn describe(
         );
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
-        return (at(span), invalid_type(rest));
+        let key = if rest.starts_with("sequence,") {
+            nodes.outer_path_at(span).map(str::to_string)
+        } else {
+            at(span)
+        };
+        return (key, invalid_type(rest));
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
         return (at(span), invalid_value(rest));

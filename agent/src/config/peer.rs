@@ -186,7 +186,7 @@ pub(super) fn check_peer(
     };
     let bfd = match &raw.bfd {
         None => None,
-        Some(b) => Some(check_bfd(b, &k("bfd"))?),
+        Some(b) => Some(check_bfd(&b.0, &k("bfd"))?),
     };
     Ok(PeerConfig {
         address,

@@ -83,6 +83,32 @@ impl<T: Expect> serde::de::Visitor<'_> for TextVisitor<T> {
     }
 }
 
+/// A TOML table and nothing else. Serde's derived structs also accept an
+/// array of their values in field order, which would read `[[fib]]` as a
+/// value for `fib.protocol` and report a baffling type error there.
+#[derive(Debug)]
+pub(super) struct Table<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TableVisitor(PhantomData))
+    }
+}
+
+struct TableVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for TableVisitor<T> {
+    type Value = Table<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Table<T>, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Table)
+    }
+}
+
 pub(super) type Sp<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
@@ -93,14 +119,14 @@ pub(super) struct RawConfig {
     pub listen: Option<Vec<Sp<Text<SocketAddr>>>>,
     pub control_socket: Option<Sp<String>>,
     pub graceful_restart: Option<Sp<u16>>,
-    pub gateway: Option<RawGateway>,
-    pub fib: Option<RawFib>,
-    pub mobility: Option<RawMobility>,
-    pub detection: Option<RawDetection>,
+    pub gateway: Option<Table<RawGateway>>,
+    pub fib: Option<Table<RawFib>>,
+    pub mobility: Option<Table<RawMobility>>,
+    pub detection: Option<Table<RawDetection>>,
     #[serde(default)]
-    pub interfaces: Vec<RawInterfaces>,
+    pub interfaces: Vec<Table<RawInterfaces>>,
     #[serde(default)]
-    pub peer: Vec<RawPeer>,
+    pub peer: Vec<Table<RawPeer>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,7 +193,7 @@ pub(super) struct RawPeer {
     pub import_pools: Option<Vec<Sp<Text<IpNet>>>>,
     pub max_prefix: Option<Sp<u32>>,
     pub route_reflector_client: Option<Sp<bool>>,
-    pub bfd: Option<RawBfd>,
+    pub bfd: Option<Table<RawBfd>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -369,6 +369,14 @@ fn each_error_names_file_line_column_key_and_what_is_wrong() {
             with("[gateway]\nipv4 = \"10.1.1.1\"\n"),
             "/etc/hostroute.toml:7:8: gateway.ipv4: expected an array, found string \"10.1.1.1\"",
         ),
+        (
+            with_peer("[[peer.bfd]]\ninterval_ms = 50\n"),
+            "/etc/hostroute.toml:9:1: peer[0].bfd: expected a table, found an array",
+        ),
+        (
+            with("[[fib]]\nprotocol = 201\n"),
+            "/etc/hostroute.toml:6:1: fib: expected a table, found an array",
+        ),
         // Values that parse but make no sense.
         (
             "router_id = \"0.0.0.0\"\nasn = 65011\n".into(),

@@ -1,5 +1,8 @@
 //! hostroute's hypervisor daemon: VM detection, anycast gateway, kernel FIB
 //! sync and mobility, driving the speaker. Modules land with the agent issue.
+//! The control socket ([`control`]) and the operator CLI ([`cli`], the
+//! `hostroute` binary) are how people and libvirt's qemu hook
+//! (`agent/hooks/qemu`) talk to the daemon.
 pub mod cli;
 pub mod control;
 pub mod detect;

@@ -3,7 +3,9 @@
 //!
 //! Newline-delimited JSON over a Unix stream socket: one request per line,
 //! one response line for each, several requests per connection allowed.
-//! The messages are in [`api`].
+//! The messages are in [`api`]; [`convert`] builds the views from the
+//! speaker's and the FIB service's reports; [`client`] is what the CLI
+//! uses.
 //!
 //! ```text
 //!  hostroute CLI ──connect──> Server (accept task)
@@ -24,6 +26,7 @@
 
 pub mod api;
 pub mod client;
+pub mod convert;
 pub mod server;
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! (`agent/hooks/qemu`) talk to the daemon.
 pub mod cli;
 pub mod control;
+pub mod daemon;
 pub mod detect;
 pub mod fib;
 pub mod gateway;
 pub mod inventory;
+pub mod mobility;

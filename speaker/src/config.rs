@@ -148,21 +148,21 @@ impl SpeakerConfig {
         if self.asn == 0 {
             return Err(ConfigError::Asn);
         }
-        for (i, n) in self.neighbors.iter().enumerate() {
-            n.validate()?;
-            if self
-                .neighbors
-                .iter()
-                .take(i)
-                .any(|m| m.address == n.address)
-            {
-                return Err(ConfigError::Duplicate {
-                    neighbor: n.address,
-                });
-            }
-        }
-        Ok(())
+        validate_neighbors(&self.neighbors)
     }
+}
+
+/// Checks each neighbour, and that no address is configured twice.
+pub fn validate_neighbors(neighbors: &[NeighborConfig]) -> Result<(), ConfigError> {
+    for (i, n) in neighbors.iter().enumerate() {
+        n.validate()?;
+        if neighbors.iter().take(i).any(|m| m.address == n.address) {
+            return Err(ConfigError::Duplicate {
+                neighbor: n.address,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl NeighborConfig {

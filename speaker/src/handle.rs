@@ -10,8 +10,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::bgp::PeerSnapshot;
+use crate::config::{ConfigError, NeighborConfig};
 use crate::rib::attrs::PathAttrs;
-use crate::rib::{MemoryReport, RibEvent, RouteChange, SourceId};
+use crate::rib::{MemoryReport, RibError, RibEvent, RouteChange, SourceId};
 
 /// What the owner task is asked to do.
 #[derive(Debug)]
@@ -44,10 +45,68 @@ pub(crate) enum Command {
         prefix: IpNet,
         reply: oneshot::Sender<Option<Sequence>>,
     },
+    SetNeighbors {
+        neighbors: Vec<NeighborConfig>,
+        reply: oneshot::Sender<Result<Reconfigured, RibError>>,
+    },
     Shutdown {
         text: Option<String>,
         reply: oneshot::Sender<()>,
     },
+}
+
+/// What [`SpeakerHandle::set_neighbors`] did, by neighbour address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconfigReport {
+    /// New neighbours, started.
+    pub added: Vec<IpAddr>,
+    /// Neighbours no longer configured: closed with Cease / Peer
+    /// De-configured (RFC 4486 subcode 3), their routes withdrawn.
+    pub removed: Vec<IpAddr>,
+    /// Neighbours whose configuration changed: closed with Cease / Other
+    /// Configuration Change (subcode 6), routes withdrawn, started again.
+    pub changed: Vec<IpAddr>,
+    /// Left alone: no NOTIFICATION, no route churn.
+    pub unchanged: Vec<IpAddr>,
+    /// BFD sessions created (new neighbours, or changed BFD settings).
+    pub bfd_added: Vec<IpAddr>,
+    /// BFD sessions deleted (the peer is told AdminDown first).
+    pub bfd_removed: Vec<IpAddr>,
+}
+
+/// What the owner task did; the BFD part is left to the handle, which can
+/// wait on the BFD driver.
+#[derive(Debug, Default)]
+pub(crate) struct Reconfigured {
+    pub report: ReconfigReport,
+    pub bfd_remove: Vec<crate::bfd::SessionKey>,
+    pub bfd_add: Vec<(IpAddr, crate::bfd::SessionConfig)>,
+}
+
+/// Why [`SpeakerHandle::set_neighbors`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigError {
+    /// The new neighbour list is invalid; nothing was changed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The RIB has no room for another peer; the neighbours before the
+    /// failing one were changed.
+    #[error("RIB: {0}")]
+    Rib(#[from] RibError),
+    /// BGP was reconfigured but a BFD session could not be changed.
+    #[error("BFD: {0}")]
+    Bfd(#[from] crate::bfd::DriverError),
+    /// BFD for `neighbor` needs sockets (multihop, or IPv6) the BFD driver
+    /// did not open when the speaker started; BGP was reconfigured.
+    #[error(
+        "BFD for {neighbor} needs {what} sockets the running BFD driver lacks: restart the speaker"
+    )]
+    BfdSockets {
+        neighbor: IpAddr,
+        what: &'static str,
+    },
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 /// What subscribers hear, in the order it happened.
@@ -117,7 +176,8 @@ pub struct Stopped;
 pub struct SpeakerHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) events: broadcast::Sender<SpeakerEvent>,
-    pub(crate) bfd: Option<crate::bfd::BfdHandle>,
+    /// The BFD driver, started with the first neighbour that needs it.
+    pub(crate) bfd: Arc<std::sync::Mutex<Option<crate::liveness::Driver>>>,
 }
 
 impl SpeakerHandle {
@@ -185,17 +245,45 @@ impl SpeakerHandle {
 
     /// Every BFD session (`show bfd`); empty when no neighbour uses BFD.
     pub async fn bfd(&self) -> Result<Vec<crate::bfd::SessionSnapshot>, Stopped> {
-        match &self.bfd {
+        match self.bfd_handle() {
             Some(b) => b.snapshot().await.map_err(|_| Stopped),
             None => Ok(Vec::new()),
         }
+    }
+
+    fn bfd_handle(&self) -> Option<crate::bfd::BfdHandle> {
+        let driver = self
+            .bfd
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        driver.as_ref().map(|d| d.handle.clone())
+    }
+
+    /// Replaces the neighbour list at run time (the daemon's SIGHUP):
+    /// neighbours not in `neighbors` are closed with Cease / Peer
+    /// De-configured and their routes withdrawn, new ones started, changed
+    /// ones (any setting differs) restarted with Cease / Other
+    /// Configuration Change, and unchanged ones left alone. BFD sessions
+    /// follow; a changed neighbour whose BFD settings did not change keeps
+    /// its session and its liveness.
+    pub async fn set_neighbors(
+        &self,
+        neighbors: Vec<NeighborConfig>,
+    ) -> Result<ReconfigReport, ReconfigError> {
+        crate::config::validate_neighbors(&neighbors)?;
+        let done = self
+            .ask(|reply| Command::SetNeighbors { neighbors, reply })
+            .await??;
+        crate::liveness::reconcile(&self.bfd, done.bfd_remove, done.bfd_add, &self.commands)
+            .await?;
+        Ok(done.report)
     }
 
     /// Closes every session (Cease / Administrative Shutdown with `text`),
     /// tells BFD peers AdminDown, and stops the owner task.
     pub async fn shutdown(&self, text: Option<String>) -> Result<(), Stopped> {
         self.ask(|reply| Command::Shutdown { text, reply }).await?;
-        if let Some(b) = &self.bfd {
+        if let Some(b) = self.bfd_handle() {
             let _ = b.shutdown().await;
         }
         Ok(())

@@ -22,7 +22,7 @@
 //! the families both OPENs enabled, and next hop self for both families
 //! comes from the configuration or the session's interface (`bgp::addrs`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +46,12 @@ use crate::handle::{
     source_name,
 };
 use crate::rib::out::SessionInfo;
-use crate::rib::{PeerConfig, Rib, RibConfig, SessionAction, SourceId};
+use crate::rib::{PeerConfig, Rib, RibConfig, SessionAction};
+
+mod reconfig;
+mod slots;
+
+use slots::{PeerSlot, Slots};
 
 /// Why the speaker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +73,16 @@ pub enum StartError {
 pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     config.validate()?;
     let (accept_tx, accept_rx) = mpsc::channel(64);
+    let mut listeners = Vec::new();
     for addr in &config.listen {
         let listener =
             bind_listener(*addr, &config.neighbors).map_err(|source| StartError::Listen {
                 addr: *addr,
                 source,
             })?;
-        tokio::spawn(accept_loop(listener, accept_tx.clone()));
+        let listener = Arc::new(listener);
+        tokio::spawn(accept_loop(Arc::clone(&listener), accept_tx.clone()));
+        listeners.push(listener);
     }
     let (commands, cmd_rx) = mpsc::channel(1024);
     let bfd = crate::liveness::start(&config.neighbors, commands.clone()).await?;
@@ -83,7 +91,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         local_asn: config.asn,
         router_id: config.router_id,
     });
-    let mut peers = Vec::new();
+    let mut peers = Slots::default();
     for n in &config.neighbors {
         let source = rib.add_peer(PeerConfig {
             address: n.address,
@@ -102,6 +110,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         conn_tx,
         connect_tx,
         events: events.clone(),
+        listeners,
         next_inbound: 0,
         work: VecDeque::new(),
         scratch: Vec::new(),
@@ -110,7 +119,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
     Ok(SpeakerHandle {
         commands,
         events,
-        bfd,
+        bfd: Arc::new(std::sync::Mutex::new(bfd)),
     })
 }
 
@@ -133,29 +142,42 @@ fn bind_listener(addr: SocketAddr, neighbors: &[NeighborConfig]) -> std::io::Res
         // IPv4 has its own listener; without this [::]:179 would clash with it.
         socket.set_only_v6(true)?;
     }
-    let served: Vec<&NeighborConfig> = neighbors
-        .iter()
-        .filter(|n| n.address.is_ipv4() == addr.is_ipv4())
-        .collect();
-    for n in &served {
-        if let Some(password) = &n.password {
-            sockopt::set_md5_key(&socket, n.address, password.as_bytes())?;
-        }
-    }
-    if served.iter().any(|n| n.ttl_security_hops.is_some()) {
-        sockopt::set_outgoing_ttl(&socket, 255)?;
-        let hops: Option<Vec<u8>> = served.iter().map(|n| n.ttl_security_hops).collect();
-        if let Some(farthest) = hops.and_then(|h| h.into_iter().max()) {
-            sockopt::set_gtsm(&socket, farthest)?;
-        }
-    }
+    secure_listener(&socket, addr.is_ipv4(), neighbors)?;
     socket.bind(&addr.into())?;
     socket.listen(128)?;
     socket.set_nonblocking(true)?;
     TcpListener::from_std(socket.into())
 }
 
-async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(TcpStream, SocketAddr)>) {
+/// Installs the TCP-MD5 key of every neighbour of the listener's family
+/// (IPv4 or not) and sets its GTSM as [`bind_listener`] describes; on a
+/// reconfiguration, turns the listener's minimum TTL off again when no
+/// longer every neighbour uses GTSM.
+fn secure_listener(
+    socket: &impl std::os::fd::AsFd,
+    ipv4: bool,
+    neighbors: &[NeighborConfig],
+) -> std::io::Result<()> {
+    let served: Vec<&NeighborConfig> = neighbors
+        .iter()
+        .filter(|n| n.address.is_ipv4() == ipv4)
+        .collect();
+    for n in &served {
+        if let Some(password) = &n.password {
+            sockopt::set_md5_key(socket, n.address, password.as_bytes())?;
+        }
+    }
+    if served.iter().any(|n| n.ttl_security_hops.is_some()) {
+        sockopt::set_outgoing_ttl(socket, 255)?;
+    }
+    let hops: Option<Vec<u8>> = served.iter().map(|n| n.ttl_security_hops).collect();
+    match hops.and_then(|h| h.into_iter().max()) {
+        Some(farthest) => sockopt::set_gtsm(socket, farthest),
+        None => sockopt::set_min_ttl(socket, 0),
+    }
+}
+
+async fn accept_loop(listener: Arc<TcpListener>, tx: mpsc::Sender<(TcpStream, SocketAddr)>) {
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
@@ -171,38 +193,6 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::Sender<(TcpStream, SocketA
     }
 }
 
-struct PeerSlot {
-    cfg: NeighborConfig,
-    fsm: Peer,
-    source: SourceId,
-    conns: HashMap<ConnId, ConnIo>,
-    established: Option<ConnId>,
-    ctx: Context,
-    up_since: Option<Instant>,
-    restart_at: Option<Instant>,
-    /// What the established session negotiated: its families, and whether
-    /// both sides advertised enhanced route refresh (RFC 7313).
-    families: Vec<AfiSafi>,
-    enhanced_refresh: bool,
-}
-
-impl PeerSlot {
-    fn new(cfg: NeighborConfig, fsm: Peer, source: SourceId) -> Self {
-        Self {
-            cfg,
-            fsm,
-            source,
-            conns: HashMap::new(),
-            established: None,
-            ctx: Context::default(),
-            up_since: None,
-            restart_at: None,
-            families: Vec::new(),
-            enhanced_refresh: false,
-        }
-    }
-}
-
 struct ConnectResult {
     peer: usize,
     conn: ConnId,
@@ -211,11 +201,14 @@ struct ConnectResult {
 
 struct Owner {
     neighbors: Vec<IpAddr>,
-    peers: Vec<PeerSlot>,
+    peers: Slots,
     rib: Rib,
     conn_tx: mpsc::Sender<ConnEvent>,
     connect_tx: mpsc::Sender<ConnectResult>,
     events: broadcast::Sender<SpeakerEvent>,
+    /// The listening sockets, for the TCP-MD5 keys and GTSM of neighbours
+    /// added or removed at run time.
+    listeners: Vec<Arc<TcpListener>>,
     next_inbound: u64,
     /// FSM inputs waiting to be fed, so outputs never recurse.
     work: VecDeque<(usize, PeerInput)>,
@@ -239,7 +232,8 @@ impl Owner {
         mut accept_rx: mpsc::Receiver<(TcpStream, SocketAddr)>,
         mut connect_rx: mpsc::Receiver<ConnectResult>,
     ) {
-        for i in 0..self.peers.len() {
+        let all: Vec<usize> = self.peers.indexed().map(|(i, _)| i).collect();
+        for i in all {
             self.work
                 .push_back((i, PeerInput::Session(Input::ManualStart)));
         }
@@ -293,7 +287,7 @@ impl Owner {
 
     fn timers(&mut self) {
         let now = Instant::now();
-        for (i, p) in self.peers.iter_mut().enumerate() {
+        for (i, p) in self.peers.indexed_mut() {
             if p.fsm
                 .next_deadline()
                 .is_some_and(|d| Instant::from_std(d) <= now)
@@ -324,7 +318,7 @@ impl Owner {
                 self.scratch = out;
             }
             // One write per connection per turn.
-            for (i, slot) in self.peers.iter_mut().enumerate() {
+            for (i, slot) in self.peers.indexed_mut() {
                 for (conn, io) in &mut slot.conns {
                     if !io.flush() {
                         debug!(neighbor = %slot.cfg.address, "peer not reading: closing");
@@ -570,7 +564,7 @@ impl Owner {
 
     fn accepted(&mut self, stream: TcpStream, remote: SocketAddr) {
         let ip = canonical(remote.ip());
-        let Some(i) = self.peers.iter().position(|p| p.cfg.address == ip) else {
+        let Some(i) = self.peers.position(ip) else {
             warn!(%remote, "connection from an unconfigured address refused");
             return;
         };
@@ -639,7 +633,7 @@ impl Owner {
                 self.rib.withdraw_local(prefix);
             }
             Command::Liveness { neighbor, up } => {
-                if let Some(i) = self.peers.iter().position(|p| p.cfg.address == neighbor) {
+                if let Some(i) = self.peers.position(neighbor) {
                     let input = if up {
                         Input::LivenessUp
                     } else {
@@ -667,12 +661,16 @@ impl Owner {
             Command::HighestSequence { prefix, reply } => {
                 let _ = reply.send(self.rib.highest_sequence_seen(&prefix));
             }
+            Command::SetNeighbors { neighbors, reply } => {
+                let _ = reply.send(self.set_neighbors(neighbors));
+            }
             Command::Shutdown { .. } => {}
         }
     }
 
     fn shutdown(&mut self, text: Option<String>) {
-        for i in 0..self.peers.len() {
+        let all: Vec<usize> = self.peers.indexed().map(|(i, _)| i).collect();
+        for i in all {
             self.work.push_back((
                 i,
                 PeerInput::Session(Input::ManualStop {
@@ -683,7 +681,7 @@ impl Owner {
         self.process();
         // Dropping the connections lets each writer send what is queued
         // (the NOTIFICATION) and close.
-        for p in &mut self.peers {
+        for p in self.peers.iter_mut() {
             for (_, mut io) in p.conns.drain() {
                 io.flush();
             }

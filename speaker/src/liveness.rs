@@ -16,15 +16,18 @@
 //! here: a session that keeps failing has its Up reports held back.
 
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::bfd::{BfdHandle, DriverConfig, DriverError, Hop, Liveness, SessionConfig, Timers};
+use crate::bfd::{
+    BfdHandle, DriverConfig, DriverError, Hop, Liveness, SessionConfig, SessionKey, Timers,
+};
 use crate::config::NeighborConfig;
-use crate::handle::Command;
+use crate::handle::{Command, ReconfigError};
 
 /// BFD for one neighbour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +53,7 @@ fn default_multiplier() -> u8 {
 }
 
 impl BfdNeighbor {
-    fn session(&self, n: &NeighborConfig) -> SessionConfig {
+    pub(crate) fn session(&self, n: &NeighborConfig) -> SessionConfig {
         SessionConfig {
             peer: n.address,
             local: n.local_address,
@@ -68,31 +71,121 @@ impl BfdNeighbor {
     }
 }
 
+/// The running BFD driver and the sockets it opened.
+#[derive(Debug, Clone)]
+pub(crate) struct Driver {
+    pub handle: BfdHandle,
+    multihop: bool,
+    ipv6: bool,
+}
+
+impl Driver {
+    /// Starts a driver with the sockets these sessions need.
+    fn spawn<'a>(
+        sessions: impl Iterator<Item = &'a SessionConfig> + Clone,
+    ) -> Result<Self, DriverError> {
+        let multihop = sessions
+            .clone()
+            .any(|s| matches!(s.hop, Hop::Multihop { .. }));
+        let ipv6 = sessions.into_iter().any(|s| s.peer.is_ipv6());
+        let handle = BfdHandle::spawn(DriverConfig {
+            multihop,
+            ipv6,
+            ..DriverConfig::default()
+        })?;
+        Ok(Self {
+            handle,
+            multihop,
+            ipv6,
+        })
+    }
+
+    /// Why this driver cannot serve `s`, if it cannot.
+    fn lacks(&self, s: &SessionConfig) -> Option<&'static str> {
+        if matches!(s.hop, Hop::Multihop { .. }) && !self.multihop {
+            Some("multihop")
+        } else if s.peer.is_ipv6() && !self.ipv6 {
+            Some("IPv6")
+        } else {
+            None
+        }
+    }
+
+    /// Adds a session and forwards its liveness to the owner.
+    async fn add(
+        &self,
+        neighbor: IpAddr,
+        session: SessionConfig,
+        commands: &mpsc::Sender<Command>,
+    ) -> Result<(), DriverError> {
+        let rx = self.handle.add_session(session).await?;
+        tokio::spawn(forward(neighbor, rx, commands.clone()));
+        Ok(())
+    }
+}
+
+/// The BFD session a neighbour asks for, if any.
+pub(crate) fn session_of(n: &NeighborConfig) -> Option<SessionConfig> {
+    n.bfd.as_ref().map(|b| b.session(n))
+}
+
 /// Starts the BFD driver and one session per neighbour that asks for it;
 /// `None` when no neighbour does.
 pub(crate) async fn start(
     neighbors: &[NeighborConfig],
     commands: mpsc::Sender<Command>,
-) -> Result<Option<BfdHandle>, DriverError> {
-    let wanted: Vec<(&NeighborConfig, &BfdNeighbor)> = neighbors
+) -> Result<Option<Driver>, DriverError> {
+    let wanted: Vec<(IpAddr, SessionConfig)> = neighbors
         .iter()
-        .filter_map(|n| n.bfd.as_ref().map(|b| (n, b)))
+        .filter_map(|n| session_of(n).map(|s| (n.address, s)))
         .collect();
     if wanted.is_empty() {
         return Ok(None);
     }
-    let multihop = wanted.iter().any(|(_, b)| b.multihop_min_ttl.is_some());
-    let ipv6 = wanted.iter().any(|(n, _)| n.address.is_ipv6());
-    let bfd = BfdHandle::spawn(DriverConfig {
-        multihop,
-        ipv6,
-        ..DriverConfig::default()
-    })?;
-    for (n, b) in wanted {
-        let rx = bfd.add_session(b.session(n)).await?;
-        tokio::spawn(forward(n.address, rx, commands.clone()));
+    let driver = Driver::spawn(wanted.iter().map(|(_, s)| s))?;
+    for (neighbor, session) in wanted {
+        driver.add(neighbor, session, &commands).await?;
     }
-    Ok(Some(bfd))
+    Ok(Some(driver))
+}
+
+/// Carries out the BFD part of a reconfiguration: deletes the sessions in
+/// `remove` (the peer is told AdminDown), then creates those in `add`,
+/// starting the driver if none runs yet. The driver's sockets are chosen
+/// when it starts; a session needing others is refused.
+pub(crate) async fn reconcile(
+    shared: &Mutex<Option<Driver>>,
+    remove: Vec<SessionKey>,
+    add: Vec<(IpAddr, SessionConfig)>,
+    commands: &mpsc::Sender<Command>,
+) -> Result<(), ReconfigError> {
+    let current = shared
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    if let Some(d) = &current {
+        for key in remove {
+            d.handle.remove_session(key).await?;
+        }
+    }
+    if add.is_empty() {
+        return Ok(());
+    }
+    let driver = match current {
+        Some(d) => d,
+        None => {
+            let d = Driver::spawn(add.iter().map(|(_, s)| s))?;
+            *shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(d.clone());
+            d
+        }
+    };
+    for (neighbor, session) in add {
+        if let Some(what) = driver.lacks(&session) {
+            return Err(ReconfigError::BfdSockets { neighbor, what });
+        }
+        driver.add(neighbor, session, commands).await?;
+    }
+    Ok(())
 }
 
 /// Turns liveness changes into FSM inputs until either side goes away.
@@ -123,7 +216,8 @@ async fn forward(
             return;
         }
         if rx.changed().await.is_err() {
-            warn!(%neighbor, "BFD session gone");
+            // Removed by a reconfiguration, or the driver stopped.
+            info!(%neighbor, "BFD session gone");
             return;
         }
     }

@@ -13,6 +13,7 @@
 //! {"cmd":"liveness","neighbor":"192.0.2.2","up":false}
 //! {"cmd":"wait_prefixes","count":1000000,"timeout_ms":60000,"poll_us":2000}
 //! {"cmd":"wait_gone","prefix":"198.51.100.9/32","timeout_ms":10000}
+//! {"cmd":"set_neighbors","neighbors":[{"address":"192.0.2.2","remote_as":65002}, ...]}
 //! {"cmd":"shutdown","text":"maintenance"}
 //! ```
 //!
@@ -78,6 +79,10 @@ enum Request {
         prefix: IpNet,
         #[serde(default = "default_wait")]
         timeout_ms: u64,
+    },
+    /// Replaces the neighbour list (`SpeakerHandle::set_neighbors`).
+    SetNeighbors {
+        neighbors: Vec<speaker::NeighborConfig>,
     },
     Shutdown {
         #[serde(default)]
@@ -254,6 +259,9 @@ async fn answer(req: Request, h: &SpeakerHandle) -> Result<Value> {
                     format!("{prefix} still has a best path after {timeout_ms} ms")
                 })??;
             json!({"waited_us": start.elapsed().as_micros()})
+        }
+        Request::SetNeighbors { neighbors } => {
+            serde_json::to_value(h.set_neighbors(neighbors).await?)?
         }
         Request::Shutdown { text } => {
             h.shutdown(text).await?;

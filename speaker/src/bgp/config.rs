@@ -47,8 +47,9 @@ pub struct SessionConfig {
     /// helper for a peer that advertises it.
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// Do not go Established until liveness (BFD) is Up, as the BGP BFD
-    /// strict mode draft does: the session waits in OpenConfirm, sending
-    /// KEEPALIVEs, for at most `liveness_wait`.
+    /// strict mode draft does: the session waits in OpenConfirm, without
+    /// sending the KEEPALIVE that would let the peer go Established, for
+    /// at most `liveness_wait`.
     pub require_liveness: bool,
     /// How long OpenConfirm waits for liveness before giving up with
     /// Cease / BFD Down.

@@ -20,6 +20,20 @@
 //!    +--------------------------------------------- Established
 //! ```
 //!
+//! Liveness (BFD) as a precondition (`require_liveness`, the idea of the
+//! BGP BFD strict-mode draft, draft-ietf-idr-bgp-bfd-strict-mode, without
+//! its capability): OpenConfirm is entered as usual, but the KEEPALIVE
+//! that accepts the peer's OPEN is held back until liveness is Up. The
+//! peer goes Established only on that KEEPALIVE, so it cannot send an
+//! UPDATE that would reach us in OpenConfirm (an FSM error, RFC 6608) while
+//! we wait; that is what made sessions with BIRD flap after a BFD Down
+//! when the KEEPALIVE went out at once. The peer waits in its OpenConfirm,
+//! bounded by its hold timer; we wait at most `liveness_wait`, then close
+//! with Cease / BFD Down (RFC 9384). Refusing TCP until BFD is Up was the
+//! other choice, rejected: a peer whose connection is refused waits its
+//! connect-retry time (120 s by default in BIRD) before it tries again,
+//! and a passive neighbour cannot be called back when BFD comes up.
+//!
 //! Deliberate departures from the letter of RFC 4271:
 //! - A TCP failure before the OPEN exchange goes to Active and retries on
 //!   the connect-retry backoff (as FRR and BIRD do) instead of Idle; only
@@ -137,6 +151,8 @@ struct Conn {
     keepalive: Timer,
     delay_open: Timer,
     liveness_wait: Timer,
+    /// We sent the KEEPALIVE that accepts the peer's OPEN.
+    open_confirmed: bool,
     /// The peer's KEEPALIVE came while OpenConfirm waited for liveness.
     peer_confirmed: bool,
     remote: Option<Open>,
@@ -561,7 +577,7 @@ impl Fsm {
             // Event 26: KeepAliveMsg.
             (S::OpenConfirm, E::KeepAliveMsg) => {
                 self.restart_hold(now);
-                if self.cfg.require_liveness && self.liveness != Liveness::Up {
+                if self.waits_for_liveness() {
                     debug!("peer confirmed; waiting for liveness");
                     self.conn.peer_confirmed = true;
                 } else {
@@ -613,8 +629,12 @@ impl Fsm {
                 | E::RouteRefreshMsgErr(_),
             ) => {}
 
-            // Liveness (BFD). Up completes an OpenConfirm that waited for it.
+            // Liveness (BFD). Up releases the KEEPALIVE OpenConfirm held
+            // back, and completes the session if the peer's came already.
             (S::OpenConfirm, E::LivenessUp) => {
+                if !self.conn.open_confirmed {
+                    self.confirm_open(now, out);
+                }
                 if self.conn.peer_confirmed {
                     self.establish(now, out);
                 }

@@ -45,16 +45,98 @@ fn session_waits_for_liveness_when_required() {
     s.run(&[
         (0, ManualStart, &["Connect"]),
         (0, TcpCrAcked, &["Send(OPEN)"]),
-        (0, BgpOpen(peer_open()), &["Send(KEEPALIVE)"]),
+        // Our KEEPALIVE would let the peer go Established: held back.
+        (0, BgpOpen(peer_open()), &[]),
         (100, KeepAliveMsg, &[]),
     ]);
     assert_eq!(s.state(), State::OpenConfirm);
-    s.run(&[(200, LivenessUp, &["Established(hold 90)"])]);
+    s.run(&[(
+        200,
+        LivenessUp,
+        &["Send(KEEPALIVE)", "Established(hold 90)"],
+    )]);
 
     // Liveness already Up: no wait.
     let mut s = Script::new(c);
     s.at(0, LivenessUp);
     s.establish(0, peer_open());
+}
+
+#[test]
+fn liveness_up_before_the_peers_keepalive_confirms_and_then_waits_for_it() {
+    let mut c = cfg();
+    c.require_liveness = true;
+    let mut s = Script::new(c);
+    s.run(&[
+        (0, ManualStart, &["Connect"]),
+        (0, TcpCrAcked, &["Send(OPEN)"]),
+        (0, BgpOpen(peer_open()), &[]),
+        // No keepalive timer runs while the KEEPALIVE is held back.
+        (20_000, Timers, &[]),
+        (20_100, LivenessUp, &["Send(KEEPALIVE)"]),
+        (20_200, KeepAliveMsg, &["Established(hold 90)"]),
+    ]);
+}
+
+/// Issue 4: BFD goes Down (peer frozen, or the link cut) and comes back.
+/// The session must come back too: the new OPEN exchange must not tell the
+/// peer to go Established (and send UPDATEs) before BFD is Up again.
+#[test]
+fn session_comes_back_after_liveness_down_without_an_fsm_error() {
+    let mut c = cfg();
+    c.require_liveness = true;
+    let mut s = Script::new(c);
+    s.at(0, LivenessUp);
+    s.establish(0, peer_open());
+    s.run(&[(
+        1000,
+        LivenessDown,
+        &[
+            "Send(NOTIFICATION 6/10)",
+            "SessionDown(sent 6/10)",
+            "FlushRoutes(LivenessDown)",
+            "Close",
+        ],
+    )]);
+    // Idle hold (1 s), then a new connection while BFD is still Down.
+    s.run(&[
+        (2000, Timers, &["Connect"]),
+        (2100, TcpCrAcked, &["Send(OPEN)"]),
+        (2200, BgpOpen(peer_open()), &[]),
+        (2300, KeepAliveMsg, &[]),
+    ]);
+    assert_eq!(s.state(), State::OpenConfirm);
+    s.run(&[
+        (
+            4000,
+            LivenessUp,
+            &["Send(KEEPALIVE)", "Established(hold 90)"],
+        ),
+        // The peer got our KEEPALIVE and sends its routes: welcome now.
+        (4100, UpdateMsg(update()), &["Received(UPDATE)"]),
+    ]);
+    assert_eq!(s.state(), State::Established);
+
+    // An UPDATE while the KEEPALIVE is still held can only be the peer's
+    // error: it is one (RFC 6608 subcode 2, OpenConfirm).
+    s.run(&[(
+        5000,
+        LivenessDown,
+        &[
+            "Send(NOTIFICATION 6/10)",
+            "SessionDown(sent 6/10)",
+            "FlushRoutes(LivenessDown)",
+            "Close",
+        ],
+    )]);
+    s.tick(7000);
+    s.at(7000, TcpCrAcked);
+    s.at(7000, BgpOpen(peer_open()));
+    let out = s.at(7100, UpdateMsg(update()));
+    assert_eq!(
+        out.first().map(String::as_str),
+        Some("Send(NOTIFICATION 5/2)")
+    );
 }
 
 #[test]

@@ -635,6 +635,22 @@ impl Rib {
         }
     }
 
+    /// Forgets a peer that is no longer configured: its paths, stale ones
+    /// included, and its Adj-RIB-Out go, and it is never exported to
+    /// again. Its id is not reused. Returns how many paths went.
+    pub fn remove_peer(&mut self, id: SourceId) -> usize {
+        let removed = self.session_down(id, false);
+        if let Some(src) = self
+            .sources
+            .get_mut(usize::from(id.0))
+            .filter(|s| s.peer.is_some())
+        {
+            src.peer = None;
+            src.counts = [0; 2];
+        }
+        removed
+    }
+
     /// Drains the route changes since the last call, one per prefix
     /// (coalesced: `old` from the first, `new` from the last), sorted by
     /// prefix; prefixes that ended as they began are left out.

@@ -425,6 +425,27 @@ fn session_down_without_graceful_restart_removes_paths() {
 }
 
 #[test]
+fn a_removed_peer_loses_its_stale_and_fresh_paths_and_is_never_exported_to() {
+    let mut rib = rib();
+    let rr = reflector(&mut rib);
+    let (a, b) = (net("10.1.1.5/32"), net("10.1.1.6/32"));
+    rib.apply_update(rr, &announce(&[a], &[], vec![])).unwrap();
+    rib.session_down(rr, true);
+    let s = SessionInfo::new("192.0.2.1".parse().unwrap(), ibgp_context());
+    rib.session_up(rr, s).unwrap();
+    rib.apply_update(rr, &announce(&[b], &[], vec![])).unwrap();
+    rib.take_changes();
+    assert_eq!(rib.remove_peer(rr), 2, "the stale path and the fresh one");
+    assert!(rib.is_empty());
+    assert_eq!(rib.take_changes().len(), 2);
+    assert!(rib.peer(rr).is_none());
+    assert_eq!(rib.prefix_count(rr, AfiSafi::IPV4_UNICAST), 0);
+    rib.originate(a, PathAttrs::local(Mobility::new(1, false)));
+    let changes = rib.take_changes();
+    assert!(rib.export_all(&changes).iter().all(|(id, _)| *id != rr));
+}
+
+#[test]
 fn local_routes_reconcile_with_mark_and_sweep_after_a_daemon_restart() {
     let mut rib = rib();
     let (a, b) = (net("10.1.1.5/32"), net("10.1.1.6/32"));

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use proto::bgp::{Message, Open};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Fsm, OPEN_HOLD_TIME, Role};
 use crate::bgp::event::{Liveness, Output, State};
@@ -47,7 +47,8 @@ impl Fsm {
     }
 
     /// Checks the peer's OPEN; if good, answers with KEEPALIVE (after our
-    /// own OPEN if DelayOpen held it back) and goes to OpenConfirm.
+    /// own OPEN if DelayOpen held it back) and goes to OpenConfirm. When
+    /// liveness is required and not yet Up, the KEEPALIVE waits for it.
     pub(super) fn receive_open(
         &mut self,
         now: Instant,
@@ -72,11 +73,28 @@ impl Fsm {
             None => self.conn.hold.stop(),
         }
         self.conn.negotiated = Some(negotiated);
-        if self.cfg.require_liveness && self.liveness != Liveness::Up {
+        if self.waits_for_liveness() {
+            // Our KEEPALIVE is what lets the peer go Established and start
+            // sending UPDATEs; sent now, they would reach us in OpenConfirm
+            // (an FSM error) while we wait for BFD. So it waits with us.
+            debug!("OPEN accepted; KEEPALIVE held back until liveness is Up");
             self.conn.liveness_wait.start(now, self.cfg.liveness_wait);
+        } else {
+            self.confirm_open(now, out);
         }
-        self.send_keepalive(now, out);
         self.enter(State::OpenConfirm);
+    }
+
+    /// Liveness is required and not Up: OpenConfirm holds the session.
+    pub(super) fn waits_for_liveness(&self) -> bool {
+        self.cfg.require_liveness && self.liveness != Liveness::Up
+    }
+
+    /// Sends the KEEPALIVE that accepts the peer's OPEN (RFC 4271 section
+    /// 8.2.2, OpenSent on event 19) and starts our keepalives.
+    pub(super) fn confirm_open(&mut self, now: Instant, out: &mut Vec<Output>) {
+        self.conn.open_confirmed = true;
+        self.send_keepalive(now, out);
     }
 
     pub(super) fn establish(&mut self, now: Instant, out: &mut Vec<Output>) {

@@ -1,6 +1,8 @@
-//! `hostroute`: the hypervisor daemon's operator CLI (`show ...`, `vm ...`).
-//! Each subcommand is one arm of [`Command`].
+//! `hostroute`: the hypervisor daemon (`hostroute daemon --config FILE`)
+//! and its operator CLI (`show ...`, `vm ...`). Each subcommand is one arm
+//! of [`Command`].
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agent::cli::{self, GlobalArgs, ShowCommand, VmCommand};
@@ -32,6 +34,71 @@ enum Command {
     /// Tell the daemon about a VM (libvirt's qemu hook calls these).
     #[command(subcommand, after_help = cli::EXIT_CODES)]
     Vm(VmCommand),
+    /// Run the daemon (as root, in the hypervisor's network namespace).
+    Daemon(DaemonArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DaemonArgs {
+    /// The configuration file (see agent/hostroute.example.toml).
+    #[arg(long, short, default_value = "/etc/hostroute/hostroute.toml")]
+    config: PathBuf,
+    /// Check the configuration file and exit (0: valid, 1: invalid).
+    #[arg(long)]
+    check: bool,
+    /// On SIGTERM withdraw every route and delete our kernel routes,
+    /// instead of keeping them forwarding for a graceful restart.
+    #[arg(long)]
+    flush_on_exit: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn daemon(args: &DaemonArgs) -> ExitCode {
+    let config = match agent::config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("hostroute: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.check {
+        println!("{}: valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOSTROUTE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hostroute: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = agent::daemon::Options {
+        config_path: args.config.clone(),
+        flush_on_exit: args.flush_on_exit,
+    };
+    match runtime.block_on(agent::daemon::serve(options, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "hostroute daemon failed");
+            eprintln!("hostroute: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -40,6 +107,7 @@ fn main() -> ExitCode {
     match &args.command {
         Command::Show(show) => cli::run(&args.global, &show.request()),
         Command::Vm(vm) => cli::run(&args.global, &vm.request()),
+        Command::Daemon(d) => daemon(d),
     }
 }
 
@@ -66,7 +134,7 @@ mod tests {
                     prefix: Some("10.1.1.5/32".parse().unwrap())
                 }
             ),
-            Command::Vm(_) => panic!("parsed as vm"),
+            Command::Vm(_) | Command::Daemon(_) => panic!("parsed as something else"),
         }
         let args = Cli::try_parse_from([
             "hostroute",
@@ -85,7 +153,7 @@ mod tests {
         ])
         .unwrap();
         let Command::Vm(vm) = args.command else {
-            panic!("parsed as show")
+            panic!("parsed as something else")
         };
         let hook = vm.request().hook().unwrap();
         assert_eq!(

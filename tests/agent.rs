@@ -49,6 +49,8 @@ pub fn hostroute_binary() -> Result<PathBuf> {
 pub struct PeerSpec {
     pub address: IpAddr,
     pub asn: u32,
+    /// The peer is our route-reflector client.
+    pub rr_client: bool,
 }
 
 /// What a test daemon is configured with; [`DaemonConfig::toml`] writes
@@ -79,7 +81,21 @@ impl DaemonConfig {
     }
 
     pub fn peer(mut self, address: IpAddr, asn: u32) -> Self {
-        self.peers.push(PeerSpec { address, asn });
+        self.peers.push(PeerSpec {
+            address,
+            asn,
+            rr_client: false,
+        });
+        self
+    }
+
+    /// A peer that is our route-reflector client.
+    pub fn rr_client(mut self, address: IpAddr, asn: u32) -> Self {
+        self.peers.push(PeerSpec {
+            address,
+            asn,
+            rr_client: true,
+        });
         self
     }
 
@@ -104,8 +120,8 @@ impl DaemonConfig {
         );
         for p in &self.peers {
             t.push_str(&format!(
-                "\n[[peer]]\naddress = \"{}\"\nasn = {}\nhold_time = 3\nkeepalive = 1\n",
-                p.address, p.asn
+                "\n[[peer]]\naddress = \"{}\"\nasn = {}\nhold_time = 3\nkeepalive = 1\nroute_reflector_client = {}\nexport_learned = {}\n",
+                p.address, p.asn, p.rr_client, p.rr_client
             ));
         }
         t.push('\n');
@@ -188,6 +204,14 @@ impl Daemon {
 
     pub fn log(&self) -> String {
         self.child.as_ref().map(Child::log).unwrap_or_default()
+    }
+
+    /// Sends `signal` to the daemon.
+    pub fn signal(&mut self, signal: lab::Signal) -> Result<()> {
+        if let Some(child) = self.child.as_mut() {
+            child.signal(signal)?;
+        }
+        Ok(())
     }
 
     /// SIGKILL, as a crash: nothing is cleaned up.

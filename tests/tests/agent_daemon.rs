@@ -39,7 +39,20 @@ struct Site {
     _sw: Netns,
 }
 
+/// Who peers with whom.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mesh {
+    /// Every hypervisor with every other.
+    Full,
+    /// hv1 and hv2 peer only with hv3, their route reflector.
+    ReflectorHv3,
+}
+
 fn site(lab: &Lab, left: &mut Leftovers, extra: &str) -> Result<Site> {
+    site_with(lab, left, extra, Mesh::Full)
+}
+
+fn site_with(lab: &Lab, left: &mut Leftovers, extra: &str, mesh: Mesh) -> Result<Site> {
     let sw = Netns::new(lab, "sw")?;
     left.names.push(sw.name().to_owned());
     sw.ip(&["link", "add", "br0", "type", "bridge"])?;
@@ -61,7 +74,13 @@ fn site(lab: &Lab, left: &mut Leftovers, extra: &str) -> Result<Site> {
     for i in 1..=3u8 {
         let mut config = DaemonConfig::new(fabric_address(i), AS);
         for j in (1..=3u8).filter(|j| *j != i) {
-            config = config.peer(IpAddr::V4(fabric_address(j)), AS);
+            let address = IpAddr::V4(fabric_address(j));
+            config = match (mesh, i, j) {
+                (Mesh::Full, _, _) => config.peer(address, AS),
+                (Mesh::ReflectorHv3, 3, _) => config.rr_client(address, AS),
+                (Mesh::ReflectorHv3, _, 3) => config.peer(address, AS),
+                (Mesh::ReflectorHv3, _, _) => config,
+            };
         }
         config.graceful_restart = 5;
         config.extra = extra.to_owned();
@@ -70,16 +89,20 @@ fn site(lab: &Lab, left: &mut Leftovers, extra: &str) -> Result<Site> {
         daemons.push(daemon);
     }
     for d in &daemons {
-        common::wait_for(
-            &format!("{}: both peers established", d.name),
-            CONVERGE,
-            || {
+        let established =
+            common::wait_for(&format!("{}: peers established", d.name), CONVERGE, || {
                 let peers = d.show(&["peers"])?;
-                Ok(peers
-                    .as_array()
-                    .is_some_and(|a| a.len() == 2 && a.iter().all(|p| p["state"] == "established")))
-            },
-        )?;
+                Ok(peers.as_array().is_some_and(|a| {
+                    !a.is_empty() && a.iter().all(|p| p["state"] == "established")
+                }))
+            });
+        if let Err(e) = established {
+            anyhow::bail!(
+                "{e:#}: {:?}\n--- log ---\n{}",
+                d.show(&["peers"]),
+                tail(&d.log(), 30)
+            );
+        }
     }
     Ok(Site {
         hv,
@@ -291,23 +314,32 @@ fn a_vm_moves_between_hypervisors_under_a_ping() {
     );
 }
 
-/// Two hosts claim the same address with equal sequences: the lower
-/// router id wins everywhere, and the other stops advertising it.
+/// Two hosts claim the same address with equal sequences (neither heard
+/// the other's claim: their reflector, hv3, is frozen meanwhile): the
+/// lower router id wins everywhere, and the other stops advertising it.
 #[test]
 fn an_equal_sequence_race_is_won_by_the_lower_router_id() {
     run(
         "an_equal_sequence_race_is_won_by_the_lower_router_id",
         "agent-race",
         |lab, left| {
-            let s = site(lab, left, "")?;
-            // The same address on hv2 and hv1, announced at once.
+            let mut s = site_with(lab, left, "", Mesh::ReflectorHv3)?;
+            // The same address on hv2 and hv1, announced while the
+            // reflector is frozen: both claim sequence 0.
             let a = Vm::create(lab, "vma", &s.hv[1], VM1, [0x52, 0x54, 0, 0, 2, 5])?;
             left.names.push(a.netns.name().to_owned());
             let b = Vm::create(lab, "vmb", &s.hv[0], VM1, [0x52, 0x54, 0, 0, 3, 5])?;
             left.names.push(b.netns.name().to_owned());
+            let prefix = "10.1.1.5/32";
+            s.daemons[2].signal(lab::Signal::Stop)?;
             a.announce()?;
             b.announce()?;
-            let prefix = "10.1.1.5/32";
+            for d in &s.daemons[..2] {
+                d.wait_best("a local claim", prefix, CONVERGE, |p| {
+                    p.is_some_and(|p| p["source"] == "local" && p["sequence"] == 0)
+                })?;
+            }
+            s.daemons[2].signal(lab::Signal::Cont)?;
             for d in &s.daemons {
                 d.wait_best("hv1 (the lower router id) wins", prefix, CONVERGE, |p| {
                     p.is_some_and(|p| {

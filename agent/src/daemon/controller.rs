@@ -81,8 +81,25 @@ pub struct Controller {
     /// Announcement-to-originate latency of an arrival, until the route
     /// change that makes it the best path records the move.
     arrivals: HashMap<IpNet, Duration>,
+    /// Where withdrawn prefixes were last, for a while: a VM that moves
+    /// is usually withdrawn by its old host (its interface went) before
+    /// the new host sees it, and the move must still count and carry the
+    /// next sequence.
+    recent: HashMap<IpNet, Recent>,
     decisions: Vec<Decision>,
 }
+
+/// The last best path of a withdrawn prefix.
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    location: Location,
+    mobility: MobilityCommunity,
+    at: Instant,
+}
+
+/// Withdrawn prefixes remembered at most (a peer going down withdraws
+/// everything at once; beyond this, moves right after are not counted).
+const RECENT_MAX: usize = 65_536;
 
 /// The host route of an address.
 pub fn host_prefix(address: IpAddr) -> IpNet {
@@ -129,6 +146,7 @@ impl Controller {
             pinned: parts.pinned,
             locals: HashMap::new(),
             arrivals: HashMap::new(),
+            recent: HashMap::new(),
             decisions: Vec::new(),
         }
     }
@@ -276,8 +294,12 @@ impl Controller {
 
     /// Every path the RIB holds for the prefix, as mobility sees them.
     async fn claims(&self, prefix: IpNet) -> Vec<Claim> {
+        let remembered = self.recent.get(&prefix).map(|r| Claim {
+            location: r.location,
+            mobility: r.mobility,
+        });
         let Ok(reports) = self.speaker.routes(Some(prefix)).await else {
-            return Vec::new();
+            return remembered.into_iter().collect();
         };
         reports
             .iter()
@@ -291,6 +313,7 @@ impl Controller {
                 },
                 mobility: p.attrs.mobility.unwrap_or_default(),
             })
+            .chain(remembered)
             .collect()
     }
 
@@ -321,10 +344,30 @@ impl Controller {
         let now = Instant::now();
         let wall = SystemTime::now();
         for change in changes {
-            let (Some(old), Some(new)) = (&change.old, &change.new) else {
-                continue;
+            let new = match (&change.old, &change.new) {
+                (Some(old), None) => {
+                    if self.recent.len() < RECENT_MAX {
+                        self.recent.insert(
+                            change.prefix,
+                            Recent {
+                                location: location_of(old.source, &old.attrs),
+                                mobility: old.attrs.mobility.unwrap_or_default(),
+                                at: now,
+                            },
+                        );
+                    }
+                    continue;
+                }
+                (_, None) => continue,
+                (_, Some(new)) => new,
             };
-            let from = location_of(old.source, &old.attrs);
+            let from = match &change.old {
+                Some(old) => location_of(old.source, &old.attrs),
+                None => match self.recent.remove(&change.prefix) {
+                    Some(recent) => recent.location,
+                    None => continue,
+                },
+            };
             let to = location_of(new.source, &new.attrs);
             if from == to {
                 continue;
@@ -398,7 +441,11 @@ impl Controller {
 
     /// Ends freezes whose time is up and advertises what they held.
     pub async fn tick(&mut self) {
-        for prefix in self.mobility.thaw(Instant::now()) {
+        let now = Instant::now();
+        let window = self.mobility.config().duplicate_window;
+        self.recent
+            .retain(|_, r| now.saturating_duration_since(r.at) <= window);
+        for prefix in self.mobility.thaw(now) {
             info!(%prefix, "duplicate-detection freeze ended");
             if let Some(local) = self.locals.get(&prefix).cloned()
                 && local.state == LocalState::Frozen

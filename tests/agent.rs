@@ -336,6 +336,8 @@ pub struct Vm {
     pub tap: Iface,
     pub mac: lab::Mac,
     pub address: Ipv4Addr,
+    /// Set by [`Vm::add_ipv6`].
+    pub address6: Option<std::net::Ipv6Addr>,
 }
 
 impl Vm {
@@ -362,7 +364,27 @@ impl Vm {
             tap: veth.b,
             mac,
             address,
+            address6: None,
         })
+    }
+
+    /// Gives the VM an IPv6 address (/64, no DAD) and a default route via
+    /// the anycast gateway's link-local address.
+    pub fn add_ipv6(&mut self, address: std::net::Ipv6Addr, gateway_ll: &str) -> Result<()> {
+        self.netns.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{address}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
+        self.netns.ip(&[
+            "-6", "route", "add", "default", "via", gateway_ll, "dev", "eth0",
+        ])?;
+        self.address6 = Some(address);
+        Ok(())
     }
 
     /// Sends a gratuitous ARP for its address from eth0, as QEMU's
@@ -374,6 +396,10 @@ impl Vm {
             agent::detect::announce::build::gratuitous_arp(mac, self.address),
         ] {
             send_frame(&self.netns, "eth0", &frame)?;
+        }
+        if let Some(v6) = self.address6 {
+            let na = agent::detect::announce::build::unsolicited_na(mac, v6);
+            send_frame(&self.netns, "eth0", &na)?;
         }
         Ok(())
     }
@@ -401,7 +427,10 @@ pub fn send_frame(netns: &Netns, ifname: &str, frame: &[u8]) -> Result<()> {
 /// The kernel's route for `prefix` of protocol 200 (ours) in `netns`, as
 /// `ip -j route` prints it.
 pub fn kernel_route(netns: &Netns, prefix: &str) -> Result<Option<Value>> {
-    let out = netns.ip(&["-j", "route", "show", "exact", prefix, "proto", "200"])?;
+    let family = if prefix.contains(':') { "-6" } else { "-4" };
+    let out = netns.ip(&[
+        family, "-j", "route", "show", "exact", prefix, "proto", "200",
+    ])?;
     let routes: Value = serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
         .with_context(|| format!("ip -j route: {out}"))?;
     Ok(routes.as_array().and_then(|a| a.first()).cloned())

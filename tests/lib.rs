@@ -4,6 +4,7 @@
 //! they must never skip; elsewhere, without root, they skip and say why.
 //! [`speaker`] runs `hr-speakerd` in a namespace.
 
+pub mod agent;
 pub mod speaker;
 
 /// Whether namespace tests can run here. Panics in CI without root, so a

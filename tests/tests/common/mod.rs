@@ -143,3 +143,25 @@ pub fn mobility_of(communities: &[ExtCommunity]) -> Vec<ExtCommunity> {
         .filter(|c| c.kind() == (0x06, 0x00))
         .collect()
 }
+
+/// Polls `check` every 20 ms until it holds, for at most `timeout`; errors
+/// count as "not yet", the last one is reported.
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut last = None;
+    loop {
+        match check() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last = Some(format!("{e:#}")),
+        }
+        if start.elapsed() >= timeout {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what} (last error: {last:?})");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -272,7 +272,9 @@ impl SpeakerHandle {
     /// ones (any setting differs) restarted with Cease / Other
     /// Configuration Change, and unchanged ones left alone. BFD sessions
     /// follow; a changed neighbour whose BFD settings did not change keeps
-    /// its session and its liveness.
+    /// its session and its liveness. Calls must not overlap (the daemon
+    /// makes them one SIGHUP at a time): each one's BFD part runs after
+    /// its BGP part, outside the owner task.
     pub async fn set_neighbors(
         &self,
         neighbors: Vec<NeighborConfig>,

@@ -157,6 +157,19 @@ pub struct FibSnapshot {
     pub counters: FibCounters,
 }
 
+/// The heap the service's route state takes (its maps with their spare
+/// capacity and control bytes, and what they point to); transient buffers
+/// of a batch in progress are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FibMemory {
+    /// Prefixes in the desired set.
+    pub desired: usize,
+    /// Routes of ours the service believes the kernel holds.
+    pub installed: usize,
+    /// Heap bytes of the route state.
+    pub bytes: usize,
+}
+
 /// What happens to our routes when the service stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
@@ -181,6 +194,7 @@ enum Command {
     SweepNow(oneshot::Sender<()>),
     Resync(oneshot::Sender<()>),
     Snapshot(oneshot::Sender<Result<FibSnapshot, KernelError>>),
+    Memory(oneshot::Sender<FibMemory>),
     Stop(Retention, oneshot::Sender<()>),
 }
 
@@ -232,6 +246,13 @@ impl FibHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Snapshot(tx)).await?;
         Ok(rx.await.map_err(|_| FibError::Stopped)??)
+    }
+
+    /// The heap the service's route state takes now.
+    pub async fn memory(&self) -> Result<FibMemory, FibError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Memory(tx)).await?;
+        rx.await.map_err(|_| FibError::Stopped)
     }
 
     /// The latest counters.
@@ -422,6 +443,9 @@ impl FibService {
             Command::Snapshot(reply) => {
                 let snapshot = self.snapshot().await;
                 let _ = reply.send(snapshot);
+            }
+            Command::Memory(reply) => {
+                let _ = reply.send(self.memory());
             }
             Command::Stop(retention, done) => {
                 if retention == Retention::Flush {
@@ -626,6 +650,17 @@ impl FibService {
         })
     }
 
+    fn memory(&self) -> FibMemory {
+        FibMemory {
+            desired: self.desired.len(),
+            installed: self.view.len(),
+            bytes: hash_map_bytes(&self.desired)
+                + hash_map_bytes(&self.view)
+                + hash_map_bytes(&self.dirty)
+                + hash_map_bytes(&self.retry),
+        }
+    }
+
     async fn execute(&mut self, add: Vec<Route>, delete: Vec<Route>, cause: Cause) {
         if !add.is_empty() {
             match self.kernel.replace(&add).await {
@@ -752,6 +787,41 @@ async fn next_event(monitor: &mut Option<Monitor>) -> Option<KernelEvent> {
     match monitor {
         Some(monitor) => monitor.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Heap bytes of a hash map or set (hashbrown: a power-of-two number of
+/// buckets, `capacity()` being 7/8 of them, one control byte per bucket and
+/// a 16-byte group tail).
+fn hash_map_bytes<M: HeapLen>(m: &M) -> usize {
+    let (capacity, slot) = (m.capacity(), M::slot());
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = (capacity * 8 / 7).next_power_of_two();
+    buckets * (slot + 1) + 16
+}
+
+trait HeapLen {
+    fn capacity(&self) -> usize;
+    fn slot() -> usize;
+}
+
+impl<K, V> HeapLen for HashMap<K, V> {
+    fn capacity(&self) -> usize {
+        HashMap::capacity(self)
+    }
+    fn slot() -> usize {
+        size_of::<(K, V)>()
+    }
+}
+
+impl<K> HeapLen for HashSet<K> {
+    fn capacity(&self) -> usize {
+        HashSet::capacity(self)
+    }
+    fn slot() -> usize {
+        size_of::<K>()
     }
 }
 

@@ -50,7 +50,6 @@ use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
 use tokio::task::JoinHandle;
 
-use super::reconcile::RouteMap;
 use super::route::{Route, RouteKey, RouteKind, RouteParams};
 
 /// `RT_TABLE_COMPAT`: the header's table byte for tables above 255 (the
@@ -153,7 +152,7 @@ pub struct BatchOutcome {
 /// Our routes as a dump found them.
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
-    pub routes: RouteMap,
+    pub routes: Vec<Route>,
     /// Dumps thrown away because the kernel flagged them inconsistent.
     pub interrupted: u32,
 }
@@ -210,7 +209,7 @@ impl Kernel {
     pub async fn dump(&mut self) -> Result<Dump, KernelError> {
         let mut interrupted = 0;
         while interrupted < DUMP_ATTEMPTS {
-            let mut routes = RouteMap::new();
+            let mut routes = Vec::new();
             let mut consistent = true;
             for family in [AddressFamily::Inet, AddressFamily::Inet6] {
                 consistent &= self.dump_family(family, &mut routes).await?;
@@ -230,7 +229,7 @@ impl Kernel {
     async fn dump_family(
         &mut self,
         family: AddressFamily,
-        routes: &mut RouteMap,
+        routes: &mut Vec<Route>,
     ) -> Result<bool, KernelError> {
         let params = self.config.params;
         let mut request = RouteMessage::default();
@@ -256,7 +255,7 @@ impl Kernel {
                             && route.protocol == params.protocol
                             && route.table == params.table
                         {
-                            routes.insert(route.key(), route);
+                            routes.push(route);
                         }
                     }
                     NetlinkPayload::Error(e) if e.code.is_some() => {
@@ -275,59 +274,47 @@ impl Kernel {
 
     /// Installs or replaces each route (`NLM_F_REPLACE | NLM_F_CREATE`).
     pub async fn replace(&mut self, routes: &[Route]) -> Result<BatchOutcome, KernelError> {
-        let messages = routes.iter().map(|r| {
+        self.batch(routes, false, |r| {
             let mut m = NetlinkMessage::from(RouteNetlinkMessage::NewRoute(route_message(r)));
             m.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
             m
-        });
-        self.batch(messages.collect(), false).await
+        })
+        .await
     }
 
     /// Deletes each route by its exact key, and only if it is of our
     /// protocol; a route already gone (`ESRCH`, `ENOENT`) is a success.
     pub async fn delete(&mut self, routes: &[Route]) -> Result<BatchOutcome, KernelError> {
-        let messages = routes.iter().map(|r| {
+        self.batch(routes, true, |r| {
             let mut m = NetlinkMessage::from(RouteNetlinkMessage::DelRoute(delete_message(r)));
             m.header.flags = NLM_F_REQUEST | NLM_F_ACK;
             m
-        });
-        self.batch(messages.collect(), true).await
+        })
+        .await
     }
 
+    /// Sends `routes` as datagrams of `batch_size` messages, `in_flight` at
+    /// a time. Each datagram's messages are built only when it is sent, so
+    /// at most `in_flight` datagrams of messages exist at once, however
+    /// many routes there are.
     async fn batch(
         &mut self,
-        messages: Vec<NetlinkMessage<RouteNetlinkMessage>>,
+        routes: &[Route],
         delete: bool,
+        message: impl Fn(&Route) -> NetlinkMessage<RouteNetlinkMessage>,
     ) -> Result<BatchOutcome, KernelError> {
         let size = self.config.batch_size.max(1);
         let timeout = self.config.timeout;
         let ack_each = self.config.ack == AckMode::EachMessage;
-        let mut chunks = Vec::with_capacity(messages.len().div_ceil(size));
-        let mut messages = messages.into_iter().peekable();
-        while messages.peek().is_some() {
-            let chunk: Vec<_> = messages.by_ref().take(size).collect();
-            let last = chunk.len() - 1;
-            // With `AckMode::LastOfDatagram`, only the last message asks
-            // for an ACK; the kernel still answers every failure, and the
-            // NACKs reach the unsolicited stream before that ACK (they
-            // precede it on the socket).
-            let chunk: Vec<_> = chunk
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut m)| {
-                    if ack_each || i == last {
-                        (m, ReplyExpectation::Expected)
-                    } else {
-                        m.header.flags &= !NLM_F_ACK;
-                        (m, ReplyExpectation::NotExpected)
-                    }
-                })
-                .collect();
-            chunks.push(chunk);
-        }
         let handle = self.handle.clone();
-        let mut answers = futures::stream::iter(chunks)
-            .map(|chunk| {
+        let mut answers = futures::stream::iter((0..routes.len()).step_by(size))
+            .map(|start| {
+                let end = routes.len().min(start + size);
+                let chunk = datagram(
+                    routes.get(start..end).unwrap_or_default(),
+                    &message,
+                    ack_each,
+                );
                 let handle = handle.clone();
                 async move {
                     let mut responses = handle
@@ -384,6 +371,31 @@ impl Kernel {
         }
         Ok(outcome)
     }
+}
+
+/// One datagram's messages for `routes`. With `AckMode::LastOfDatagram`
+/// (`ack_each` false), only the last message asks for an ACK; the kernel
+/// still answers every failure, and the NACKs reach the unsolicited stream
+/// before that ACK (they precede it on the socket).
+fn datagram(
+    routes: &[Route],
+    message: impl Fn(&Route) -> NetlinkMessage<RouteNetlinkMessage>,
+    ack_each: bool,
+) -> Vec<(NetlinkMessage<RouteNetlinkMessage>, ReplyExpectation)> {
+    let last = routes.len().saturating_sub(1);
+    routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            let mut m = message(route);
+            if ack_each || i == last {
+                (m, ReplyExpectation::Expected)
+            } else {
+                m.header.flags &= !NLM_F_ACK;
+                (m, ReplyExpectation::NotExpected)
+            }
+        })
+        .collect()
 }
 
 /// The errno values the service tells apart.

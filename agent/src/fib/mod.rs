@@ -6,8 +6,8 @@
 //!                                                             | FibHandle::apply
 //!                                                             v  (bounded channel)
 //!   ┌───────────────────────── FibService task ──────────────────────────────┐
-//!   │ desired: RouteMap          view: RouteMap (what the kernel holds of     │
-//!   │ (what the RIB wants)        ours: the start dump, our ACKs, events)     │
+//!   │ table: FibTable, per prefix: desired (what the RIB wants) and kernel    │
+//!   │ (what the kernel holds of ours: the start dump, our ACKs, events)       │
 //!   │                                                                         │
 //!   │ apply ─> reconcile_keys(touched) ─> Kernel::replace / delete (batched)  │
 //!   │ Monitor: Added/Removed by others ─> view, dirty ─(repair_delay)─> fix   │
@@ -44,6 +44,7 @@
 pub mod kernel;
 pub mod reconcile;
 pub mod route;
+pub mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -55,13 +56,13 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
 
 pub use kernel::{Kernel, KernelConfig, KernelError, KernelEvent, Monitor};
-pub use reconcile::{
-    EntryState, FibEntry, Grace, Plan, RouteMap, compare, reconcile, reconcile_keys,
-};
+pub use reconcile::{EntryState, FibEntry, Grace, Plan, compare, reconcile, reconcile_keys};
 pub use route::{
     DEFAULT_METRIC, DEFAULT_PROTOCOL, Delta, MAIN_TABLE, Resolver, Route, RouteKey, RouteKind,
     RouteParams, StaticResolver, Unresolvable, delta_for,
 };
+use table::hash_table_bytes;
+pub use table::{FibTable, Sides};
 
 /// Events handled per wake-up before timers and commands get a turn.
 const EVENT_BURST: usize = 4096;
@@ -296,8 +297,8 @@ pub struct FibService {
     kernel: Kernel,
     /// `None` after the event socket failed, until a resync reopens it.
     monitor: Option<Monitor>,
-    desired: RouteMap,
-    view: RouteMap,
+    /// The desired routes and the kernel's, side by side.
+    table: FibTable,
     grace_deadline: Option<Instant>,
     dirty: HashSet<RouteKey>,
     repair_at: Option<Instant>,
@@ -331,13 +332,11 @@ impl FibService {
             dumps_interrupted: u64::from(dump.interrupted),
             ..FibCounters::default()
         };
-        let mut desired = RouteMap::new();
+        let mut table = FibTable::new(params);
         for route in initial {
             let route = own(route, &params);
             match route.validate() {
-                Ok(()) => {
-                    desired.insert(route.key(), route);
-                }
+                Ok(()) => table.set_desired(route.prefix, route.kind),
                 Err(reason) => {
                     counters.unresolved += 1;
                     warn!(key = %route.key(), %reason, "initial route cannot be installed");
@@ -349,9 +348,12 @@ impl FibService {
             protocol = params.protocol,
             table = params.table,
             found = dump.routes.len(),
-            desired = desired.len(),
+            desired = table.desired_len(),
             "FIB service starting"
         );
+        for route in dump.routes {
+            table.set_kernel(route);
+        }
         let (commands, rx) = mpsc::channel(64);
         let (counters_tx, counters_rx) = watch::channel(counters.clone());
         let service = FibService {
@@ -359,8 +361,7 @@ impl FibService {
             config,
             kernel,
             monitor: Some(monitor),
-            desired,
-            view: dump.routes,
+            table,
             grace_deadline,
             dirty: HashSet::new(),
             repair_at: None,
@@ -380,7 +381,7 @@ impl FibService {
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let plan = reconcile(&self.desired, &self.view, self.grace(Instant::now()));
+        let plan = reconcile(&self.table, self.grace(Instant::now()));
         info!(
             add_or_replace = plan.add_or_replace.len(),
             stale = plan.deferred.len() + plan.delete.len(),
@@ -449,9 +450,13 @@ impl FibService {
             }
             Command::Stop(retention, done) => {
                 if retention == Retention::Flush {
-                    let mut all: HashMap<RouteKey, Route> = self.view.clone();
-                    all.extend(self.desired.iter().map(|(k, r)| (*k, *r)));
-                    let routes: Vec<Route> = all.into_values().collect();
+                    // A delete needs the key only: the kernel's route if
+                    // known (its exact metric), else the desired one.
+                    let routes: Vec<Route> = self
+                        .table
+                        .iter()
+                        .filter_map(|(_, sides)| sides.kernel.or(sides.desired))
+                        .collect();
                     self.execute(Vec::new(), routes, Cause::Apply).await;
                     info!("FIB service stopped; routes flushed");
                 } else {
@@ -474,15 +479,13 @@ impl FibService {
                     let route = own(route, &params);
                     touched.push(route.key());
                     match route.validate() {
-                        Ok(()) => {
-                            self.desired.insert(route.key(), route);
-                        }
+                        Ok(()) => self.table.set_desired(route.prefix, route.kind),
                         Err(reason) => self.unresolvable(route.key(), reason),
                     }
                 }
                 Delta::Remove(key) => {
                     touched.push(key);
-                    self.desired.remove(&key);
+                    self.table.remove_desired(&key);
                 }
                 Delta::Unresolvable { key, reason } => {
                     touched.push(key);
@@ -491,7 +494,7 @@ impl FibService {
             }
         }
         // Explicit removals go now, even within the grace period.
-        let plan = reconcile_keys(&self.desired, &self.view, touched, Grace::Over);
+        let plan = reconcile_keys(&self.table, touched, Grace::Over);
         self.execute(plan.add_or_replace, plan.delete, Cause::Apply)
             .await;
     }
@@ -499,7 +502,7 @@ impl FibService {
     fn unresolvable(&mut self, key: RouteKey, reason: Unresolvable) {
         self.counters.unresolved += 1;
         warn!(%key, %reason, "best path cannot be installed; removing the prefix's route");
-        self.desired.remove(&key);
+        self.table.remove_desired(&key);
     }
 
     fn event(&mut self, event: KernelEvent, now: Instant) {
@@ -515,11 +518,11 @@ impl FibService {
             }
             KernelEvent::Added(route) => {
                 let key = route.key();
-                let wrong = match self.desired.get(&key) {
+                let wrong = match self.table.sides(&key).desired {
                     Some(want) => !want.is_satisfied_by(&route),
                     None => self.grace_deadline.is_none_or(|d| now >= d),
                 };
-                self.view.insert(key, route);
+                self.table.set_kernel(route);
                 if wrong {
                     debug!(%key, kind = %route.kind, "route of ours changed by someone else");
                     self.mark_dirty(key, now);
@@ -527,8 +530,8 @@ impl FibService {
             }
             KernelEvent::Removed(route) => {
                 let key = route.key();
-                self.view.remove(&key);
-                if self.desired.contains_key(&key) {
+                self.table.remove_kernel(&key);
+                if self.table.sides(&key).desired.is_some() {
                     debug!(%key, "route of ours deleted by someone else");
                     self.mark_dirty(key, now);
                 }
@@ -575,15 +578,16 @@ impl FibService {
         }
         if due(self.repair_at) {
             self.repair_at = None;
-            let keys: Vec<RouteKey> = self.dirty.drain().collect();
-            let plan = reconcile_keys(&self.desired, &self.view, keys, self.grace(now));
+            // Taken whole, so a burst's capacity does not stay allocated.
+            let keys = std::mem::take(&mut self.dirty);
+            let plan = reconcile_keys(&self.table, keys, self.grace(now));
             self.execute(plan.add_or_replace, plan.delete, Cause::Repair)
                 .await;
         }
         if due(self.retry_at) {
             self.retry_at = None;
-            let keys: Vec<RouteKey> = self.retry.drain().collect();
-            let plan = reconcile_keys(&self.desired, &self.view, keys, self.grace(now));
+            let keys = std::mem::take(&mut self.retry);
+            let plan = reconcile_keys(&self.table, keys, self.grace(now));
             self.execute(plan.add_or_replace, plan.delete, Cause::Sync)
                 .await;
         }
@@ -591,7 +595,7 @@ impl FibService {
 
     /// Deletes every stale route (the grace period is over).
     async fn sweep(&mut self) {
-        let plan = reconcile(&self.desired, &self.view, Grace::Over);
+        let plan = reconcile(&self.table, Grace::Over);
         info!(
             stale = plan.delete.len(),
             fixes = plan.add_or_replace.len(),
@@ -620,12 +624,15 @@ impl FibService {
         self.counters.resyncs += 1;
         self.last_resync = Some(Instant::now());
         self.counters.dumps_interrupted += u64::from(dump.interrupted);
-        self.view = dump.routes;
-        self.dirty.clear();
+        self.table.clear_kernel();
+        for route in dump.routes {
+            self.table.set_kernel(route);
+        }
+        self.dirty = HashSet::new();
         self.repair_at = None;
-        self.retry.clear();
+        self.retry = HashSet::new();
         self.retry_at = None;
-        let plan = reconcile(&self.desired, &self.view, self.grace(Instant::now()));
+        let plan = reconcile(&self.table, self.grace(Instant::now()));
         info!(
             add_or_replace = plan.add_or_replace.len(),
             delete = plan.delete.len(),
@@ -639,7 +646,7 @@ impl FibService {
         let dump = self.kernel.dump().await?;
         let now = Instant::now();
         let in_grace = self.grace_deadline.filter(|d| now < *d);
-        let entries = compare(&self.desired, &dump.routes, in_grace.is_some());
+        let entries = compare(&self.table, &dump.routes, in_grace.is_some());
         Ok(FibSnapshot {
             params: self.config.kernel.params,
             grace_remaining_ms: in_grace
@@ -652,12 +659,11 @@ impl FibService {
 
     fn memory(&self) -> FibMemory {
         FibMemory {
-            desired: self.desired.len(),
-            installed: self.view.len(),
-            bytes: hash_map_bytes(&self.desired)
-                + hash_map_bytes(&self.view)
-                + hash_map_bytes(&self.dirty)
-                + hash_map_bytes(&self.retry),
+            desired: self.table.desired_len(),
+            installed: self.table.kernel_len(),
+            bytes: self.table.heap_bytes()
+                + hash_table_bytes(self.dirty.capacity(), size_of::<RouteKey>())
+                + hash_table_bytes(self.retry.capacity(), size_of::<RouteKey>()),
         }
     }
 
@@ -703,12 +709,13 @@ impl FibService {
             }
             self.retry.remove(&key);
             if delete {
-                self.view.remove(&key);
+                self.table.remove_kernel(&key);
                 self.counters.deleted += 1;
             } else {
-                match self.view.insert(key, *route) {
-                    None => self.counters.installed += 1,
-                    Some(_) => self.counters.replaced += 1,
+                if self.table.set_kernel(*route) {
+                    self.counters.replaced += 1;
+                } else {
+                    self.counters.installed += 1;
                 }
                 if cause == Cause::Repair {
                     self.counters.repaired += 1;
@@ -721,7 +728,7 @@ impl FibService {
         for (key, f) in failed {
             warn!(%key, errno = f.errno, "late refusal of an earlier request; will retry");
             self.failure(Some(key), f.errno, f.message);
-            self.view.remove(&key);
+            self.table.remove_kernel(&key);
             self.retry.insert(key);
         }
         if !outcome.unmatched.is_empty() {
@@ -787,41 +794,6 @@ async fn next_event(monitor: &mut Option<Monitor>) -> Option<KernelEvent> {
     match monitor {
         Some(monitor) => monitor.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Heap bytes of a hash map or set (hashbrown: a power-of-two number of
-/// buckets, `capacity()` being 7/8 of them, one control byte per bucket and
-/// a 16-byte group tail).
-fn hash_map_bytes<M: HeapLen>(m: &M) -> usize {
-    let (capacity, slot) = (m.capacity(), M::slot());
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = (capacity * 8 / 7).next_power_of_two();
-    buckets * (slot + 1) + 16
-}
-
-trait HeapLen {
-    fn capacity(&self) -> usize;
-    fn slot() -> usize;
-}
-
-impl<K, V> HeapLen for HashMap<K, V> {
-    fn capacity(&self) -> usize {
-        HashMap::capacity(self)
-    }
-    fn slot() -> usize {
-        size_of::<(K, V)>()
-    }
-}
-
-impl<K> HeapLen for HashSet<K> {
-    fn capacity(&self) -> usize {
-        HashSet::capacity(self)
-    }
-    fn slot() -> usize {
-        size_of::<K>()
     }
 }
 

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Both sockets are `netlink-proto` connections driven by their own tokio
-//! task. The request socket uses the lower-level `ConnectionHandle` (not
+//! task; a second task of the monitor drops, as they arrive, the events
+//! that are not about our routes or that our own requests caused. The request socket uses the lower-level `ConnectionHandle` (not
 //! `rtnetlink::Handle`) because only it sends many messages in one datagram
 //! (`request_batch`) and shows header flags (`NLM_F_DUMP_INTR`). The kernel
 //! handles a datagram's messages one after another inside `sendmsg`, so a
@@ -31,6 +32,8 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -417,16 +420,24 @@ pub enum KernelEvent {
 }
 
 /// The event socket, subscribed to IPv4 and IPv6 route changes.
+///
+/// A task of its own reads the socket and keeps only the events about our
+/// routes that our own requests did not cause, so the notifications of a
+/// large batch of ours are dropped as they arrive (while the service still
+/// waits for its ACKs) instead of queueing, decoded, until it reads them.
 pub struct Monitor {
-    events: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
-    task: JoinHandle<()>,
-    params: RouteParams,
-    own_port: Option<u32>,
+    events: tokio::sync::mpsc::UnboundedReceiver<KernelEvent>,
+    connection: JoinHandle<()>,
+    filter: JoinHandle<()>,
+    /// The port id whose requests' events are ignored; 0 for none (the
+    /// kernel's own changes come from port 0, ours never do).
+    own_port: Arc<AtomicU32>,
 }
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        self.task.abort();
+        self.connection.abort();
+        self.filter.abort();
     }
 }
 
@@ -436,17 +447,33 @@ impl Monitor {
     /// subscription is missed.
     pub fn open(config: &KernelConfig) -> Result<Monitor, KernelError> {
         use rtnetlink::MulticastGroup;
-        let (mut conn, _handle, events) = rtnetlink::new_multicast_connection(&[
+        let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
             MulticastGroup::Ipv4Route,
             MulticastGroup::Ipv6Route,
         ])?;
         set_receive_buffer(conn.socket_mut().socket_mut(), config.monitor_rcvbuf)?;
-        let task = tokio::spawn(conn);
+        let connection = tokio::spawn(conn);
+        let own_port = Arc::new(AtomicU32::new(0));
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let params = config.params;
+        let port = Arc::clone(&own_port);
+        // Ends when the connection does (its sender is dropped), which then
+        // ends `recv`.
+        let filter = tokio::spawn(async move {
+            while let Some((message, _)) = messages.next().await {
+                let event = classify(&params, port.load(Ordering::Relaxed), message);
+                if let Some(event) = event
+                    && tx.send(event).is_err()
+                {
+                    break;
+                }
+            }
+        });
         Ok(Monitor {
             events,
-            task,
-            params: config.params,
-            own_port: None,
+            connection,
+            filter,
+            own_port,
         })
     }
 
@@ -455,53 +482,49 @@ impl Monitor {
     /// and an echo that arrives after a newer request of ours for the same
     /// route would look like a change by someone else.
     pub fn ignore_requests_from(&mut self, port: u32) {
-        self.own_port = Some(port);
+        self.own_port.store(port, Ordering::Relaxed);
     }
 
     /// The next event about our routes (waits); `None` once the socket is
     /// gone.
     pub async fn recv(&mut self) -> Option<KernelEvent> {
-        loop {
-            let (message, _) = self.events.next().await?;
-            if let Some(event) = self.classify(message) {
-                return Some(event);
-            }
-        }
+        self.events.recv().await
     }
 
     /// The next event already received, without waiting.
     pub fn try_recv(&mut self) -> Option<KernelEvent> {
-        while let Ok((message, _)) = self.events.try_recv() {
-            if let Some(event) = self.classify(message) {
-                return Some(event);
-            }
-        }
-        None
+        self.events.try_recv().ok()
     }
+}
 
-    fn classify(&self, message: NetlinkMessage<RouteNetlinkMessage>) -> Option<KernelEvent> {
-        if self.own_port == Some(message.header.port_number) {
-            return None;
-        }
-        let (added, m) = match message.payload {
-            NetlinkPayload::Overrun(_) => return Some(KernelEvent::Overrun),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
-            _ => return None,
-        };
-        if m.header.flags.contains(RouteFlags::Cloned) {
-            return None;
-        }
-        let route = route_from_message(&m)?;
-        if route.protocol != self.params.protocol || route.table != self.params.table {
-            return None;
-        }
-        Some(if added {
-            KernelEvent::Added(route)
-        } else {
-            KernelEvent::Removed(route)
-        })
+/// The event a route notification is, if it is about a route of ours
+/// (`params`' protocol and table) and was not caused by `own_port`.
+fn classify(
+    params: &RouteParams,
+    own_port: u32,
+    message: NetlinkMessage<RouteNetlinkMessage>,
+) -> Option<KernelEvent> {
+    if own_port != 0 && own_port == message.header.port_number {
+        return None;
     }
+    let (added, m) = match message.payload {
+        NetlinkPayload::Overrun(_) => return Some(KernelEvent::Overrun),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
+        _ => return None,
+    };
+    if m.header.flags.contains(RouteFlags::Cloned) {
+        return None;
+    }
+    let route = route_from_message(&m)?;
+    if route.protocol != params.protocol || route.table != params.table {
+        return None;
+    }
+    Some(if added {
+        KernelEvent::Added(route)
+    } else {
+        KernelEvent::Removed(route)
+    })
 }
 
 /// Sets a socket's receive buffer: `SO_RCVBUFFORCE` (past `rmem_max`;

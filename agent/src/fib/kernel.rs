@@ -15,9 +15,10 @@
 //!                echoes its request, so it maps back to a key
 //! ```
 //!
-//! Both sockets are `netlink-proto` connections driven by their own tokio
-//! task; a second task of the monitor drops, as they arrive, the events
-//! that are not about our routes or that our own requests caused. The request socket uses the lower-level `ConnectionHandle` (not
+//! The request socket is a `netlink-proto` connection driven by its own
+//! tokio task; the monitor reads its socket itself, on a task of its own,
+//! and drops the events of our own requests by port id before decoding
+//! them. The request socket uses the lower-level `ConnectionHandle` (not
 //! `rtnetlink::Handle`) because only it sends many messages in one datagram
 //! (`request_batch`) and shows header flags (`NLM_F_DUMP_INTR`). The kernel
 //! handles a datagram's messages one after another inside `sendmsg`, so a
@@ -50,7 +51,7 @@ use rtnetlink::packet_core::{
 };
 use rtnetlink::proto::{ConnectionHandle, ReplyExpectation};
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
+use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, Socket, SocketAddr, TokioSocket};
 use tokio::task::JoinHandle;
 
 use super::route::{Route, RouteKey, RouteKind, RouteParams};
@@ -421,14 +422,15 @@ pub enum KernelEvent {
 
 /// The event socket, subscribed to IPv4 and IPv6 route changes.
 ///
-/// A task of its own reads the socket and keeps only the events about our
-/// routes that our own requests did not cause, so the notifications of a
-/// large batch of ours are dropped as they arrive (while the service still
-/// waits for its ACKs) instead of queueing, decoded, until it reads them.
+/// A task of its own reads the socket and decodes only the events about
+/// our routes that our own requests did not cause: a notification's
+/// sender port is read from its header first, so the notifications of a
+/// large batch of ours are dropped undecoded as they arrive (while the
+/// service still waits for its ACKs) instead of queueing until it reads
+/// them.
 pub struct Monitor {
     events: tokio::sync::mpsc::UnboundedReceiver<KernelEvent>,
-    connection: JoinHandle<()>,
-    filter: JoinHandle<()>,
+    task: JoinHandle<()>,
     /// The port id whose requests' events are ignored; 0 for none (the
     /// kernel's own changes come from port 0, ours never do).
     own_port: Arc<AtomicU32>,
@@ -436,10 +438,13 @@ pub struct Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        self.connection.abort();
-        self.filter.abort();
+        self.task.abort();
     }
 }
+
+/// Receive buffer for one notification datagram (a route notification is
+/// one message of at most a page or two).
+const MONITOR_DATAGRAM: usize = 64 << 10;
 
 impl Monitor {
     /// Subscribes to route events in the calling thread's namespace. Open
@@ -447,32 +452,44 @@ impl Monitor {
     /// subscription is missed.
     pub fn open(config: &KernelConfig) -> Result<Monitor, KernelError> {
         use rtnetlink::MulticastGroup;
-        let (mut conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
-            MulticastGroup::Ipv4Route,
-            MulticastGroup::Ipv6Route,
-        ])?;
-        set_receive_buffer(conn.socket_mut().socket_mut(), config.monitor_rcvbuf)?;
-        let connection = tokio::spawn(conn);
+        let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
+        let groups = [MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route]
+            .iter()
+            .fold(0u32, |mask, group| mask | 1 << (*group as u32 - 1));
+        socket.socket_mut().bind(&SocketAddr::new(0, groups))?;
+        set_receive_buffer(socket.socket_mut(), config.monitor_rcvbuf)?;
         let own_port = Arc::new(AtomicU32::new(0));
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let params = config.params;
         let port = Arc::clone(&own_port);
-        // Ends when the connection does (its sender is dropped), which then
+        // When the socket fails the task ends and drops its sender, which
         // ends `recv`.
-        let filter = tokio::spawn(async move {
-            while let Some((message, _)) = messages.next().await {
-                let event = classify(&params, port.load(Ordering::Relaxed), message);
-                if let Some(event) = event
-                    && tx.send(event).is_err()
-                {
+        let task = tokio::spawn(async move {
+            let mut datagram = Vec::with_capacity(MONITOR_DATAGRAM);
+            loop {
+                datagram.clear();
+                let sent = match socket.recv_from(&mut datagram).await {
+                    Ok(_) => {
+                        let own = port.load(Ordering::Relaxed);
+                        events_in(&datagram, &params, own, |event| tx.send(event).is_ok())
+                    }
+                    // The receive buffer overflowed: events were lost.
+                    Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
+                        tx.send(KernelEvent::Overrun).is_ok()
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "route event socket failed");
+                        false
+                    }
+                };
+                if !sent {
                     break;
                 }
             }
         });
         Ok(Monitor {
             events,
-            connection,
-            filter,
+            task,
             own_port,
         })
     }
@@ -497,18 +514,52 @@ impl Monitor {
     }
 }
 
-/// The event a route notification is, if it is about a route of ours
-/// (`params`' protocol and table) and was not caused by `own_port`.
-fn classify(
+/// Calls `emit` with each event of one notification datagram that is
+/// about a route of ours (`params`' protocol and table) and not caused by
+/// `own_port` (0: none), skipping the latter before decoding them. Stops
+/// at a malformed message, and when `emit` returns `false` (then returns
+/// `false`).
+fn events_in(
+    datagram: &[u8],
     params: &RouteParams,
     own_port: u32,
+    mut emit: impl FnMut(KernelEvent) -> bool,
+) -> bool {
+    let mut rest = datagram;
+    // nlmsghdr: length u32, type u16, flags u16, sequence u32, port id u32.
+    while let (Some(len), Some(port)) = (rest.get(0..4), rest.get(12..16)) {
+        let len = u32::from_ne_bytes(len.try_into().unwrap_or_default());
+        let port = u32::from_ne_bytes(port.try_into().unwrap_or_default());
+        let Some(message) = usize::try_from(len)
+            .ok()
+            .filter(|len| *len >= 16)
+            .and_then(|len| rest.get(..len))
+        else {
+            break;
+        };
+        if own_port == 0 || port != own_port {
+            let event = NetlinkMessage::<RouteNetlinkMessage>::deserialize(message)
+                .ok()
+                .and_then(|m| classify(params, m));
+            if let Some(event) = event
+                && !emit(event)
+            {
+                return false;
+            }
+        }
+        rest = rest
+            .get(message.len().next_multiple_of(4)..)
+            .unwrap_or_default();
+    }
+    true
+}
+
+/// The event a route notification is, if it is about a route of ours.
+fn classify(
+    params: &RouteParams,
     message: NetlinkMessage<RouteNetlinkMessage>,
 ) -> Option<KernelEvent> {
-    if own_port != 0 && own_port == message.header.port_number {
-        return None;
-    }
     let (added, m) = match message.payload {
-        NetlinkPayload::Overrun(_) => return Some(KernelEvent::Overrun),
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
         _ => return None,

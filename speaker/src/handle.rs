@@ -24,6 +24,7 @@ pub(crate) enum Command {
     Withdraw {
         prefix: IpNet,
     },
+    ReleaseEndOfRib,
     Liveness {
         neighbor: IpAddr,
         up: bool,
@@ -214,6 +215,16 @@ impl SpeakerHandle {
     pub async fn liveness(&self, neighbor: IpAddr, up: bool) -> Result<(), Stopped> {
         self.commands
             .send(Command::Liveness { neighbor, up })
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Sends the End-of-RIB markers held back by
+    /// [`crate::SpeakerConfig::defer_end_of_rib`]; later sessions get theirs
+    /// at once.
+    pub async fn release_end_of_rib(&self) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::ReleaseEndOfRib)
             .await
             .map_err(|_| Stopped)
     }

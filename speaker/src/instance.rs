@@ -89,6 +89,9 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         local_asn: config.asn,
         router_id: config.router_id,
     });
+    if config.defer_end_of_rib {
+        rib.hold_end_of_rib();
+    }
     let mut peers = Slots::default();
     for n in &config.neighbors {
         let source = rib.add_peer(PeerConfig {
@@ -641,6 +644,20 @@ impl Owner {
             }
             Command::Withdraw { prefix } => {
                 self.rib.withdraw_local(prefix);
+            }
+            Command::ReleaseEndOfRib => {
+                // What was originated before goes out first.
+                self.flush();
+                for (source, updates) in self.rib.release_end_of_rib() {
+                    let Some(i) = usize::from(source.0).checked_sub(1) else {
+                        continue;
+                    };
+                    for u in updates {
+                        self.work
+                            .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                    }
+                }
+                info!("End-of-RIB released to every session");
             }
             Command::Liveness { neighbor, up } => {
                 if let Some(i) = self.peers.position(neighbor) {

@@ -254,6 +254,10 @@ pub struct Rib {
     events: Vec<RibEvent>,
     /// Seconds on the owner's clock, stamped on each path it sets.
     clock: u32,
+    /// End-of-RIB is held back from sessions coming up until
+    /// [`Rib::release_end_of_rib`] (a restarting speaker whose local routes
+    /// are still being found, RFC 4724 section 4.1).
+    eor_held: bool,
 }
 
 /// References to one attribute set, taken in blocks.
@@ -382,6 +386,7 @@ impl Rib {
             changes: Vec::new(),
             events: Vec::new(),
             clock: 0,
+            eor_held: false,
         }
     }
 

@@ -36,13 +36,28 @@
 
 pub mod bench;
 pub mod bfd_bench;
+pub mod cli;
+pub mod demo;
 pub mod error;
+pub mod hypervisor;
 pub mod link;
+pub mod measure;
+pub mod migrate;
 pub mod netns;
+pub mod nsthread;
+pub mod path;
 pub mod peers;
+pub mod plot;
 pub mod process;
 pub mod rawbgp;
+pub mod router;
 pub mod run;
+pub mod scenario;
+pub mod state;
+pub mod stretch;
+pub mod topology;
+pub mod vm;
+pub mod wan;
 
 pub use error::{Error, Result};
 pub use link::{Iface, Mac, Veth, veth};

@@ -83,8 +83,9 @@ pub struct ModeResult {
     pub move_ms: f64,
     pub probes_sent: usize,
     pub probes_lost: usize,
-    /// Probes sent during the configured blackout (expected lost).
-    pub probes_in_blackout: usize,
+    /// Probes sent while the VM was unplugged (the configured blackout plus
+    /// the time the move itself took): expected lost.
+    pub probes_while_unplugged: usize,
     pub rtt_before_ms: Option<f64>,
     pub rtt_after_ms: Option<f64>,
     pub stream: StreamResult,
@@ -218,7 +219,7 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
     let end_ms = probes.last().map_or(0.0, |p| p.sent_ms);
     let rtt_before_ms = median_rtt(&probes, 200.0, blackout_start_ms);
     let rtt_after_ms = median_rtt(&probes, end_ms - 1000.0, end_ms + 1.0);
-    let probes_in_blackout = probes
+    let probes_while_unplugged = probes
         .iter()
         .filter(|p| p.sent_ms >= blackout_start_ms && p.sent_ms < move_ms)
         .count();
@@ -232,14 +233,10 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
                 .skip_while(|w| *w != "via")
                 .nth(1)
                 .and_then(|v| v.parse().ok());
-            let converged = route_events.get(&router).and_then(|events| {
-                events
-                    .iter()
-                    .filter(|e| !e.deleted && e.gateway == final_via)
-                    .filter_map(|e| e.at)
-                    .find(|at| *at >= announced)
-                    .map(|at| at.duration_since(announced).as_secs_f64() * 1000.0)
-            });
+            let converged = route_events
+                .get(&router)
+                .and_then(|events| settled_at(events, announced, final_via))
+                .map(|at| at.duration_since(announced).as_secs_f64() * 1000.0);
             convergence_per_router_ms.insert(router, converged);
         }
     }
@@ -264,7 +261,7 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         move_ms,
         probes_sent: probes.len(),
         probes_lost: probes.iter().filter(|p| p.rtt_ms.is_none()).count(),
-        probes_in_blackout,
+        probes_while_unplugged,
         rtt_before_ms,
         rtt_after_ms,
         stream,
@@ -276,6 +273,23 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         route_events,
         probes,
     })
+}
+
+/// When a router's route settled on `final_via` after `announced`: the
+/// first change to it after the last change to anything else (a route that
+/// flaps through an older path converges when it stops flapping).
+fn settled_at(
+    events: &[RouteEvent],
+    announced: Instant,
+    final_via: Option<std::net::Ipv4Addr>,
+) -> Option<Instant> {
+    let after: Vec<&RouteEvent> = events
+        .iter()
+        .filter(|e| e.at.is_some_and(|at| at >= announced))
+        .collect();
+    let is_final = |e: &RouteEvent| !e.deleted && e.gateway == final_via;
+    let start = after.iter().rposition(|e| !is_final(e)).map_or(0, |i| i + 1);
+    after.get(start).and_then(|e| e.at)
 }
 
 /// Median RTT of the answered probes sent in `[from_ms, to_ms)`.
@@ -317,8 +331,8 @@ pub fn table(report: &DemoReport) -> String {
                 .iter()
                 .map(|r| {
                     format!(
-                        "{} of {} ({} in blackout)",
-                        r.probes_lost, r.probes_sent, r.probes_in_blackout
+                        "{} of {} ({} while unplugged)",
+                        r.probes_lost, r.probes_sent, r.probes_while_unplugged
                     )
                 })
                 .collect(),

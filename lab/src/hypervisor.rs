@@ -152,48 +152,63 @@ impl SpeakerdAgent {
             _ => Err(Error::parse(what(), format!("odd reply {line:?}"))),
         }
     }
-
-    fn ip(&self, args: &[&str]) -> Result<String> {
-        crate::process::run_command(
-            std::process::Command::new("ip")
-                .args(["-n", &self.netns_name])
-                .args(args),
-        )
-    }
 }
 
 /// The anycast gateway on a VM's tap, as agent/src/gateway.rs sets it up in
 /// the daemon: the shared gateway MAC, the gateway address as a /32, proxy
 /// ARP for the rest of the subnet, `fe80::1` for IPv6, and host routes to
-/// the VM through the tap.
-pub fn attach_gateway(
-    ip: &dyn Fn(&[&str]) -> Result<String>,
-    netns: &str,
-    gateway: &Gateway,
-    port: &VmPort,
-) -> Result<()> {
-    let tap = port.tap.as_str();
-    ip(&["link", "set", "dev", tap, "address", &gateway.mac.to_string()])?;
-    ip(&["link", "set", "dev", tap, "up"])?;
-    ip(&["addr", "replace", &format!("{}/32", gateway.ipv4), "dev", tap])?;
-    ip(&["addr", "replace", "fe80::1/64", "dev", tap, "nodad"])?;
-    for (key, value) in [
-        (format!("net.ipv4.conf.{tap}.proxy_arp"), "1"),
-        (format!("net.ipv6.conf.{tap}.proxy_ndp"), "1"),
-    ] {
-        crate::process::run_command(std::process::Command::new("ip").args([
-            "netns",
-            "exec",
-            netns,
-            "sysctl",
-            "-q",
-            "-w",
-            &format!("{key}={value}"),
-        ]))?;
-    }
-    ip(&["route", "replace", &format!("{}/32", port.ipv4.addr()), "dev", tap])?;
-    ip(&["-6", "route", "replace", &format!("{}/128", port.ipv6.addr()), "dev", tap])?;
-    Ok(())
+/// the VM through the tap. One `ip -batch` and direct sysctl writes from a
+/// thread inside `netns`, so the VM's vNIC is not left waiting on a dozen
+/// process starts.
+pub fn attach_gateway(netns: &str, gateway: &Gateway, port: &VmPort) -> Result<()> {
+    let tap = port.tap.clone();
+    let batch = format!(
+        "link set dev {tap} address {mac}\n\
+         link set dev {tap} up\n\
+         address replace {gw}/32 dev {tap}\n\
+         address replace fe80::1/64 dev {tap} nodad\n\
+         route replace {v4}/32 dev {tap}\n\
+         route replace {v6}/128 dev {tap}\n",
+        mac = gateway.mac,
+        gw = gateway.ipv4,
+        v4 = port.ipv4.addr(),
+        v6 = port.ipv6.addr(),
+    );
+    crate::nsthread::run(netns, move || {
+        for path in [
+            format!("/proc/sys/net/ipv4/conf/{tap}/proxy_arp"),
+            format!("/proc/sys/net/ipv6/conf/{tap}/proxy_ndp"),
+        ] {
+            std::fs::write(&path, "1").map_err(|e| Error::io("writing", &path, e))?;
+        }
+        // A child forked from this thread starts in its namespace.
+        let mut child = std::process::Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|source| Error::Spawn {
+                command: "ip -batch -".into(),
+                source,
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(batch.as_bytes())
+                .map_err(|e| Error::io("writing to", "ip -batch", e))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io("waiting for", "ip -batch", e))?;
+        if !out.status.success() {
+            return Err(Error::Command {
+                command: format!("ip -batch - <<{batch:?}"),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    })
 }
 
 impl HypervisorAgent for SpeakerdAgent {
@@ -217,8 +232,7 @@ impl HypervisorAgent for SpeakerdAgent {
     }
 
     fn port_up(&mut self, port: &VmPort) -> Result<()> {
-        let netns = self.netns_name.clone();
-        attach_gateway(&|args| self.ip(args), &netns, &self.gateway, port)
+        attach_gateway(&self.netns_name, &self.gateway, port)
     }
 
     fn vm_announced(&mut self, port: &VmPort, sequence: u32) -> Result<()> {

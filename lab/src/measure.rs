@@ -229,15 +229,28 @@ impl TcpStreamTest {
                 }
             };
             let _ = stream.set_nodelay(true);
+            // Writes block while the path is broken; wake up to see `stop`.
+            let _ = stream.set_write_timeout(Some(Duration::from_millis(50)));
             let _ = conn_tx.send(Ok(()));
             let chunk = vec![0x5au8; CHUNK];
             let mut sent = 0u64;
             let mut next = Instant::now();
             while !stop_tx.load(Ordering::Relaxed) {
-                if let Err(e) = stream.write_all(&chunk) {
-                    return Ok((sent, Some(e.to_string())));
+                let mut off = 0;
+                while off < CHUNK && !stop_tx.load(Ordering::Relaxed) {
+                    match stream.write(&chunk[off..]) {
+                        Ok(n) => off += n,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock
+                                    | std::io::ErrorKind::TimedOut
+                                    | std::io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(e) => return Ok((sent + off as u64, Some(e.to_string()))),
+                    }
                 }
-                sent += CHUNK as u64;
+                sent += off as u64;
                 next += Duration::from_millis(1);
                 let now = Instant::now();
                 if next > now {

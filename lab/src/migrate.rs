@@ -4,10 +4,10 @@
 //! vNIC reappears on the destination; it announces itself.
 //!
 //! ```text
-//!   t0  VM link down (paused: nothing in or out)      ── blackout ──┐
+//!   t0  tap-vm1 down (the VM's eth0 loses carrier)    ── blackout ──┐
 //!       tap-vm1: hv1 ──`ip link set netns`──> hv3                    │
 //!       hv3: the tap comes up (agent: gateway | bridge port)         │
-//!   t1  VM link up, then RARP + gratuitous ARP + unsolicited NA  <───┘
+//!   t1  RARP + gratuitous ARP + unsolicited NA from the VM       <───┘
 //!       hv3 agent: announced -> originate the /32 (sequence + 1)
 //!       hv1 agent: tap gone -> withdraw
 //! ```
@@ -68,9 +68,15 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
     let started = Instant::now();
     tracing::info!(vm, %from, %to, ?blackout, "lab: live migration starts");
 
-    // Stop-and-copy: the VM is silent, its vNIC unplugged from the source.
-    vm_ref.netns.ip(&["link", "set", "dev", "eth0", "down"])?;
+    // Stop-and-copy: the vNIC is unplugged for the blackout (the VM's
+    // eth0 loses its carrier but keeps its addresses and routes, as a
+    // paused guest does), then plugged into the destination.
     let old_port = vm_ref.port();
+    vm_ref.tap.down()?;
+    let elapsed = started.elapsed();
+    if elapsed < blackout {
+        std::thread::sleep(blackout - elapsed);
+    }
     vm_ref.tap.move_to(dest)?;
     vm_ref.hypervisor = to.to_string();
     let port = vm_ref.port();
@@ -84,14 +90,9 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
         }
         Mode::L2Stretch => stretch::attach(dest, &port.tap)?,
     }
-    let elapsed = started.elapsed();
-    if elapsed < blackout {
-        std::thread::sleep(blackout - elapsed);
-    }
 
-    // Resume and announce, as QEMU does after the switch-over.
+    // Resumed: announce, as QEMU does after the switch-over.
     let vm_ref = d.vms.get(vm).ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
-    vm_ref.netns.ip(&["link", "set", "dev", "eth0", "up"])?;
     let announced = vm_ref.announce()?;
     let announced_at = SystemTime::now() - announced.elapsed();
 

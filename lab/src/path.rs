@@ -45,7 +45,8 @@ pub fn walk(d: &Deployment, from: &str, dest: Ipv4Addr) -> Result<Vec<String>> {
             None => connected_owner(d, &node, &dev, dest)?,
         };
         hops.push(next.clone());
-        node = next;
+        // A hop across the stretched segment is labelled `~vxlan~ <node>`.
+        node = next.rsplit(' ').next().unwrap_or_default().to_string();
     }
     Err(Error::parse(
         format!("path from {from} to {dest}"),

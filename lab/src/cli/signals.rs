@@ -37,8 +37,8 @@ fn on_signal(on_signal: impl FnOnce() + Send + 'static) -> Result<()> {
                     };
                 let _ = ready_tx.send(Ok(()));
                 tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                    got = int.recv() => tracing::info!(?got, "lab: SIGINT"),
+                    got = term.recv() => tracing::info!(?got, "lab: SIGTERM"),
                 }
             });
             on_signal();

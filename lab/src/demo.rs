@@ -168,7 +168,12 @@ fn mode_label(mode: Mode) -> &'static str {
 }
 
 /// One mode: up, measure a move, down (when `lab` drops).
-pub fn run_mode(lab: &Lab, topology: &Topology, mode: Mode, options: &DemoOptions) -> Result<ModeResult> {
+pub fn run_mode(
+    lab: &Lab,
+    topology: &Topology,
+    mode: Mode,
+    options: &DemoOptions,
+) -> Result<ModeResult> {
     let recorder = Recorder::create(
         &format!("demo-{}-{}", std::process::id(), mode.as_str()),
         mode.as_str(),
@@ -213,9 +218,9 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
 
     let announced = moved.announced();
     let move_ms = announced.duration_since(probe_start).as_secs_f64() * 1000.0;
-    let blackout_start_ms = moved
-        .started
-        .map_or(move_ms, |s| s.duration_since(probe_start).as_secs_f64() * 1000.0);
+    let blackout_start_ms = moved.started.map_or(move_ms, |s| {
+        s.duration_since(probe_start).as_secs_f64() * 1000.0
+    });
     let end_ms = probes.last().map_or(0.0, |p| p.sent_ms);
     let rtt_before_ms = median_rtt(&probes, 200.0, blackout_start_ms);
     let rtt_after_ms = median_rtt(&probes, end_ms - 1000.0, end_ms + 1.0);
@@ -227,7 +232,9 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
     let mut convergence_per_router_ms = BTreeMap::new();
     if d.mode == Mode::Hostroute {
         for router in d.routers() {
-            let out = d.netns(&router)?.ip(&["-o", "route", "get", &vm_addr.to_string()])?;
+            let out = d
+                .netns(&router)?
+                .ip(&["-o", "route", "get", &vm_addr.to_string()])?;
             let final_via = out
                 .split_whitespace()
                 .skip_while(|w| *w != "via")
@@ -288,7 +295,10 @@ fn settled_at(
         .filter(|e| e.at.is_some_and(|at| at >= announced))
         .collect();
     let is_final = |e: &RouteEvent| !e.deleted && e.gateway == final_via;
-    let start = after.iter().rposition(|e| !is_final(e)).map_or(0, |i| i + 1);
+    let start = after
+        .iter()
+        .rposition(|e| !is_final(e))
+        .map_or(0, |i| i + 1);
     after.get(start).and_then(|e| e.at)
 }
 
@@ -354,7 +364,10 @@ pub fn table(report: &DemoReport) -> String {
                     if r.stream.survived {
                         "survived".to_string()
                     } else {
-                        format!("BROKEN: {}", r.stream.error.as_deref().unwrap_or("bytes missing"))
+                        format!(
+                            "BROKEN: {}",
+                            r.stream.error.as_deref().unwrap_or("bytes missing")
+                        )
                     }
                 })
                 .collect(),
@@ -370,8 +383,14 @@ pub fn table(report: &DemoReport) -> String {
                 })
                 .collect(),
         ),
-        ("RTT before the move", report.results.iter().map(|r| ms(r.rtt_before_ms)).collect()),
-        ("RTT after the move", report.results.iter().map(|r| ms(r.rtt_after_ms)).collect()),
+        (
+            "RTT before the move",
+            report.results.iter().map(|r| ms(r.rtt_before_ms)).collect(),
+        ),
+        (
+            "RTT after the move",
+            report.results.iter().map(|r| ms(r.rtt_after_ms)).collect(),
+        ),
     ];
     let mut out = String::new();
     let _ = write!(out, "{:<36}", "");
@@ -390,7 +409,11 @@ pub fn table(report: &DemoReport) -> String {
         let _ = writeln!(out, "\n{}:", mode_label(r.mode));
         let _ = writeln!(out, "  path before:       {}", path::render(&r.path_before));
         let _ = writeln!(out, "  path after:        {}", path::render(&r.path_after));
-        let _ = writeln!(out, "  reply path after:  {}", path::render(&r.return_path_after));
+        let _ = writeln!(
+            out,
+            "  reply path after:  {}",
+            path::render(&r.return_path_after)
+        );
         if !r.convergence_per_router_ms.is_empty() {
             let per: Vec<String> = r
                 .convergence_per_router_ms

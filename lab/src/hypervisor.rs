@@ -142,7 +142,9 @@ impl SpeakerdAgent {
         let io = |e| Error::io("talking to hr-speakerd at", &self.socket, e);
         let mut stream = UnixStream::connect(&self.socket).map_err(io)?;
         stream.set_read_timeout(Some(REQUEST_TIMEOUT)).map_err(io)?;
-        stream.write_all(format!("{request}\n").as_bytes()).map_err(io)?;
+        stream
+            .write_all(format!("{request}\n").as_bytes())
+            .map_err(io)?;
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line).map_err(io)?;
         let reply: Value = serde_json::from_str(&line).map_err(|e| Error::parse(what(), e))?;

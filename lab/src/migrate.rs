@@ -63,8 +63,14 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
     {
         return Err(Error::Config(format!("{to:?} is not a hypervisor")));
     }
-    let dest = d.nodes.get(to).ok_or_else(|| Error::Config(format!("no node {to}")))?;
-    let vm_ref = d.vms.get_mut(vm).ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
+    let dest = d
+        .nodes
+        .get(to)
+        .ok_or_else(|| Error::Config(format!("no node {to}")))?;
+    let vm_ref = d
+        .vms
+        .get_mut(vm)
+        .ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
     let started = Instant::now();
     tracing::info!(vm, %from, %to, ?blackout, "lab: live migration starts");
 
@@ -92,7 +98,10 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
     }
 
     // Resumed: announce, as QEMU does after the switch-over.
-    let vm_ref = d.vms.get(vm).ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
+    let vm_ref = d
+        .vms
+        .get(vm)
+        .ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
     let announced = vm_ref.announce()?;
     let announced_at = SystemTime::now() - announced.elapsed();
 

@@ -37,11 +37,12 @@ pub fn walk(d: &Deployment, from: &str, dest: Ipv4Addr) -> Result<Vec<String>> {
         let via: Option<Ipv4Addr> = word_after("via").and_then(|v| v.parse().ok());
         let next = match via {
             Some(addr) if addr == gateway => gateway_owner(d, &node)?,
-            Some(addr) => d
-                .plan
-                .owner_of(addr)
-                .map(str::to_string)
-                .ok_or_else(|| Error::parse(format!("route in {node}"), format!("unknown next hop {addr}")))?,
+            Some(addr) => d.plan.owner_of(addr).map(str::to_string).ok_or_else(|| {
+                Error::parse(
+                    format!("route in {node}"),
+                    format!("unknown next hop {addr}"),
+                )
+            })?,
             None => connected_owner(d, &node, &dev, dest)?,
         };
         hops.push(next.clone());
@@ -86,10 +87,12 @@ fn connected_owner(d: &Deployment, node: &str, dev: &str, dest: Ipv4Addr) -> Res
             return Ok(vm.name.clone());
         }
     }
-    d.plan
-        .owner_of(dest)
-        .map(str::to_string)
-        .ok_or_else(|| Error::parse(format!("route in {node}"), format!("{dest} on {dev}: whose?")))
+    d.plan.owner_of(dest).map(str::to_string).ok_or_else(|| {
+        Error::parse(
+            format!("route in {node}"),
+            format!("{dest} on {dev}: whose?"),
+        )
+    })
 }
 
 /// The router holding the stretched segment's gateway.

@@ -159,7 +159,9 @@ fn nice_ceiling(v: f64) -> f64 {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -169,13 +171,30 @@ mod tests {
     #[test]
     fn plots_lines_and_lost_ticks() {
         let probes = [
-            Probe { seq: 0, sent_ms: 0.0, rtt_ms: Some(40.0) },
-            Probe { seq: 1, sent_ms: 1.0, rtt_ms: None },
-            Probe { seq: 2, sent_ms: 2.0, rtt_ms: Some(2.0) },
+            Probe {
+                seq: 0,
+                sent_ms: 0.0,
+                rtt_ms: Some(40.0),
+            },
+            Probe {
+                seq: 1,
+                sent_ms: 1.0,
+                rtt_ms: None,
+            },
+            Probe {
+                seq: 2,
+                sent_ms: 2.0,
+                rtt_ms: Some(2.0),
+            },
         ];
         let svg = rtt_svg(
             "t <1>",
-            &[Series { label: "hostroute".into(), colour: "blue", probes: &probes, move_ms: 1.0 }],
+            &[Series {
+                label: "hostroute".into(),
+                colour: "blue",
+                probes: &probes,
+                move_ms: 1.0,
+            }],
         );
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 1);

@@ -88,7 +88,12 @@ pub struct Deployment {
 impl Deployment {
     /// Brings `topology` up in `mode` and waits until the client reaches
     /// every VM.
-    pub fn up(lab: &Lab, topology: &Topology, mode: Mode, recorder: Recorder) -> Result<Deployment> {
+    pub fn up(
+        lab: &Lab,
+        topology: &Topology,
+        mode: Mode,
+        recorder: Recorder,
+    ) -> Result<Deployment> {
         let plan = topology.plan()?;
         let mut d = Deployment {
             agents: BTreeMap::new(),
@@ -156,7 +161,11 @@ impl Deployment {
 
     /// The router names.
     pub fn routers(&self) -> Vec<String> {
-        self.topology.sites.iter().map(|s| s.router.clone()).collect()
+        self.topology
+            .sites
+            .iter()
+            .map(|s| s.router.clone())
+            .collect()
     }
 
     fn create_nodes(&mut self) -> Result<()> {
@@ -213,7 +222,10 @@ impl Deployment {
             ib.add_addr(IpNet::V4(link.b_addr))?;
             self.recorder.update(|s| {
                 s.info.insert(
-                    format!("link {} {} <-> {} {}", link.a, link.a_iface, link.b, link.b_iface),
+                    format!(
+                        "link {} {} <-> {} {}",
+                        link.a, link.a_iface, link.b, link.b_iface
+                    ),
                     format!("{} <-> {}", link.a_addr, link.b_addr),
                 );
             })?;
@@ -225,7 +237,13 @@ impl Deployment {
                     .plan
                     .addr_toward(&site.router, node)
                     .ok_or_else(|| Error::Config(format!("{node} has no link to its router")))?;
-                self.nodes[node].ip(&["route", "add", "default", "via", &via.addr().to_string()])?;
+                self.nodes[node].ip(&[
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &via.addr().to_string(),
+                ])?;
             }
         }
         Ok(())
@@ -263,7 +281,12 @@ impl Deployment {
                 .filter(|(h, _)| h != hv)
                 .map(|(_, a)| *a)
                 .collect();
-            stretch::bridge_hypervisor(&self.nodes[hv], *local, &remotes, self.topology.mobility.vni)?;
+            stretch::bridge_hypervisor(
+                &self.nodes[hv],
+                *local,
+                &remotes,
+                self.topology.mobility.vni,
+            )?;
         }
         // The gateway: on the router of the first VM's site, bridged in at
         // that VM's hypervisor.
@@ -288,8 +311,10 @@ impl Deployment {
             m.gateway_mac.parse::<Mac>()?,
         )?;
         self.recorder.update(|s| {
-            s.info
-                .insert("l2-stretch gateway".into(), format!("{} on {router}", m.gateway4));
+            s.info.insert(
+                "l2-stretch gateway".into(),
+                format!("{} on {router}", m.gateway4),
+            );
         })?;
         Ok(())
     }
@@ -353,8 +378,14 @@ impl Deployment {
                 // daemon here instead (`hostroute daemon --config FILE` with
                 // the same router, ASN, pools and gateway) behind the same
                 // `HypervisorAgent` trait.
-                let agent =
-                    SpeakerdAgent::start(&self.nodes[hv], local, router, site.asn, &pools, gateway.clone())?;
+                let agent = SpeakerdAgent::start(
+                    &self.nodes[hv],
+                    local,
+                    router,
+                    site.asn,
+                    &pools,
+                    gateway.clone(),
+                )?;
                 let pids = agent.pids();
                 self.recorder.update(|s| s.pids.extend(pids))?;
                 self.agents.insert(hv.clone(), Box::new(agent));
@@ -381,9 +412,10 @@ impl Deployment {
             match self.mode {
                 Mode::Hostroute => {
                     let port = vm.port();
-                    let agent = self.agents.get_mut(&hv).ok_or_else(|| {
-                        Error::Config(format!("no agent on {hv}"))
-                    })?;
+                    let agent = self
+                        .agents
+                        .get_mut(&hv)
+                        .ok_or_else(|| Error::Config(format!("no agent on {hv}")))?;
                     agent.port_up(&port)?;
                     vm.announce()?;
                     agent.vm_announced(&port, 0)?;
@@ -426,7 +458,12 @@ impl Deployment {
                 &format!("the client to reach {} ({target})", vm.name),
                 CONVERGE_TIMEOUT,
                 poll,
-                || Ok(client.exec("ping", &["-c", "1", "-W", "1", &target])?.status.success()),
+                || {
+                    Ok(client
+                        .exec("ping", &["-c", "1", "-W", "1", &target])?
+                        .status
+                        .success())
+                },
             )?;
         }
         Ok(())
@@ -454,7 +491,9 @@ impl Deployment {
 
     /// The address of `node`'s interface toward `peer`, as an `IpAddr`.
     pub fn addr_toward(&self, node: &str, peer: &str) -> Option<IpAddr> {
-        self.plan.addr_toward(node, peer).map(|a| IpAddr::V4(a.addr()))
+        self.plan
+            .addr_toward(node, peer)
+            .map(|a| IpAddr::V4(a.addr()))
     }
 
     /// Whether the WAN links apply their configured delays.

@@ -95,10 +95,7 @@ impl Recorder {
 
     /// A copy of the state.
     pub fn snapshot(&self) -> LabState {
-        self.inner
-            .lock()
-            .map(|g| g.1.clone())
-            .unwrap_or_default()
+        self.inner.lock().map(|g| g.1.clone()).unwrap_or_default()
     }
 
     /// Removes the state file (the lab is gone).

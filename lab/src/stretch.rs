@@ -33,7 +33,12 @@ const VXLAN_PORT: &str = "4789";
 
 /// Creates `br0` and `vx0` in a hypervisor whose tunnel endpoint is
 /// `local`, flooding to `remotes`.
-pub fn bridge_hypervisor(hv: &Netns, local: Ipv4Addr, remotes: &[Ipv4Addr], vni: u32) -> Result<()> {
+pub fn bridge_hypervisor(
+    hv: &Netns,
+    local: Ipv4Addr,
+    remotes: &[Ipv4Addr],
+    vni: u32,
+) -> Result<()> {
     hv.ip(&["link", "add", BRIDGE, "type", "bridge"])?;
     hv.ip(&[
         "link",

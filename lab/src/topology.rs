@@ -226,8 +226,8 @@ impl Topology {
 
     /// Reads and checks a topology file.
     pub fn load(path: &Path) -> Result<Topology> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io("reading topology", path, e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("reading topology", path, e))?;
         Topology::parse(&text, &path.display().to_string())
     }
 
@@ -241,14 +241,10 @@ impl Topology {
                 e.message()
             ))
         })?;
-        topology
-            .check()
-            .map_err(|(span, msg)| match span {
-                Some(span) => {
-                    Error::Config(format!("{file}:{}: {msg}", line_of(text, span.start)))
-                }
-                None => Error::Config(format!("{file}: {msg}")),
-            })?;
+        topology.check().map_err(|(span, msg)| match span {
+            Some(span) => Error::Config(format!("{file}:{}: {msg}", line_of(text, span.start))),
+            None => Error::Config(format!("{file}: {msg}")),
+        })?;
         Ok(topology)
     }
 
@@ -370,7 +366,11 @@ impl Topology {
         let mut nodes = Vec::new();
         for site in &self.sites {
             nodes.push((site.router.clone(), Role::Router));
-            nodes.extend(site.hypervisors.iter().map(|h| (h.clone(), Role::Hypervisor)));
+            nodes.extend(
+                site.hypervisors
+                    .iter()
+                    .map(|h| (h.clone(), Role::Hypervisor)),
+            );
             nodes.extend(site.clients.iter().map(|c| (c.clone(), Role::Client)));
         }
         nodes.extend(self.vms.iter().map(|v| (v.name.clone(), Role::Vm)));
@@ -509,7 +509,9 @@ mod tests {
         assert_eq!(plan.links.len(), 3 + 1 + 3);
         assert_eq!(plan.owner_of("198.18.1.2".parse().unwrap()), Some("hv1"));
         assert_eq!(
-            plan.addr_toward("rc", "client").map(|a| a.to_string()).as_deref(),
+            plan.addr_toward("rc", "client")
+                .map(|a| a.to_string())
+                .as_deref(),
             Some("203.0.113.1/24")
         );
     }

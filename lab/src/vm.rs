@@ -81,8 +81,18 @@ impl Vm {
         link.a.up()?;
         link.a.add_addr(spec.ipv4.into())?;
         link.a.add_addr(spec.ipv6.into())?;
-        netns.ip(&["route", "add", "default", "via", &gateway4.to_string(), "dev", "eth0"])?;
-        netns.ip(&["-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0"])?;
+        netns.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway4.to_string(),
+            "dev",
+            "eth0",
+        ])?;
+        netns.ip(&[
+            "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0",
+        ])?;
         Ok(Vm {
             name: spec.name.clone(),
             mac,

@@ -56,7 +56,9 @@ pub fn serve(name: &str, d: &mut Deployment, stop: &Arc<AtomicBool>) -> Result<(
 fn answer(stream: UnixStream, d: &mut Deployment) -> Result<()> {
     let io = |e| Error::io("serving", "the control socket", e);
     stream.set_nonblocking(false).map_err(io)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(io)?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line).map_err(io)?;
     let reply = match handle(&line, d) {

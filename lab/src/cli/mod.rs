@@ -56,7 +56,9 @@ pub fn up_detached(topology: Option<&Path>, mode: Mode) -> Result<LabState> {
     std::fs::create_dir_all(state::STATE_DIR)
         .map_err(|e| Error::io("creating", state::STATE_DIR, e))?;
     let file = std::fs::File::create(&log).map_err(|e| Error::io("creating", &log, e))?;
-    let err = file.try_clone().map_err(|e| Error::io("duplicating", &log, e))?;
+    let err = file
+        .try_clone()
+        .map_err(|e| Error::io("duplicating", &log, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("locating", "current_exe", e))?;
     let mut command = Command::new(exe);
     command.args(["up", "--foreground", "--mode", mode.as_str()]);
@@ -130,9 +132,8 @@ pub fn up_foreground(topology: Option<&Path>, mode: Mode) -> Result<()> {
 /// Picks the lab to act on: `name`, or the only one.
 pub fn pick(name: Option<&str>) -> Result<LabState> {
     if let Some(name) = name {
-        return state::read(&state::state_path(name)).map_err(|_| {
-            Error::Config(format!("no lab named {name:?} (see `lab status`)"))
-        });
+        return state::read(&state::state_path(name))
+            .map_err(|_| Error::Config(format!("no lab named {name:?} (see `lab status`)")));
     }
     let mut labs = state::list()?;
     match labs.len() {
@@ -140,7 +141,10 @@ pub fn pick(name: Option<&str>) -> Result<LabState> {
         1 => Ok(labs.remove(0)),
         _ => Err(Error::Config(format!(
             "several labs are up ({}); name one with --name",
-            labs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            labs.iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -188,7 +192,11 @@ pub fn status(name: Option<&str>) -> Result<String> {
             lab.mode,
             lab.status,
             lab.owner_pid,
-            if alive { "" } else { " (GONE: `lab down` removes the rest)" },
+            if alive {
+                ""
+            } else {
+                " (GONE: `lab down` removes the rest)"
+            },
             lab.run_dir.display()
         ));
         for (node, ns) in &lab.nodes {
@@ -202,7 +210,10 @@ pub fn status(name: Option<&str>) -> Result<String> {
             .iter()
             .filter(|p| Path::new(&format!("/proc/{p}")).exists())
             .count();
-        out.push_str(&format!("  processes: {running} of {} running\n", lab.pids.len()));
+        out.push_str(&format!(
+            "  processes: {running} of {} running\n",
+            lab.pids.len()
+        ));
     }
     Ok(out)
 }
@@ -243,7 +254,11 @@ pub fn migrate(name: Option<&str>, vm: &str, to: &str, blackout_ms: u64) -> Resu
 }
 
 /// `lab demo`: both modes, the table, and where the files are.
-pub fn demo(topology: Option<&Path>, out: &Path, tweak: impl FnOnce(&mut DemoOptions)) -> Result<String> {
+pub fn demo(
+    topology: Option<&Path>,
+    out: &Path,
+    tweak: impl FnOnce(&mut DemoOptions),
+) -> Result<String> {
     let topo = load_topology(topology)?;
     let mut options = DemoOptions::for_topology(&topo)?;
     tweak(&mut options);

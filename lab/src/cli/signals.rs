@@ -27,14 +27,16 @@ fn on_signal(on_signal: impl FnOnce() + Send + 'static) -> Result<()> {
                 }
             };
             rt.block_on(async move {
-                let (mut int, mut term) =
-                    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-                        (Ok(i), Ok(t)) => (i, t),
-                        (Err(e), _) | (_, Err(e)) => {
-                            let _ = ready_tx.send(Err(e.to_string()));
-                            return;
-                        }
-                    };
+                let (mut int, mut term) = match (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) {
+                    (Ok(i), Ok(t)) => (i, t),
+                    (Err(e), _) | (_, Err(e)) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
                 let _ = ready_tx.send(Ok(()));
                 tokio::select! {
                     got = int.recv() => tracing::info!(?got, "lab: SIGINT"),

@@ -478,3 +478,55 @@ pub fn parse_route_messages(mut buf: &[u8]) -> Vec<RouteEvent> {
     }
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RTM_NEWROUTE for 10.1.1.5/32 via 198.18.3.2 dev 4 as the kernel
+    /// sends it (nlmsghdr, rtmsg, RTA_TABLE, RTA_DST, RTA_GATEWAY, RTA_OIF),
+    /// followed by an RTM_DELROUTE for 10.1.1.0/24.
+    fn message(kind: u16, dst: [u8; 4], len: u8, gateway: Option<[u8; 4]>) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        let mut attr = |t: u16, v: &[u8]| {
+            attrs.extend_from_slice(&(4 + v.len() as u16).to_ne_bytes());
+            attrs.extend_from_slice(&t.to_ne_bytes());
+            attrs.extend_from_slice(v);
+        };
+        attr(15, &254u32.to_ne_bytes());
+        attr(RTA_DST, &dst);
+        if let Some(gw) = gateway {
+            attr(RTA_GATEWAY, &gw);
+        }
+        attr(RTA_OIF, &4u32.to_ne_bytes());
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + 12 + attrs.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&[2, len, 0, 0, 254, 12, 0, 1, 0, 0, 0, 0]);
+        m.extend_from_slice(&attrs);
+        m
+    }
+
+    #[test]
+    fn route_messages_are_parsed_with_prefix_gateway_and_kind() {
+        let mut buf = message(RTM_NEWROUTE, [10, 1, 1, 5], 32, Some([198, 18, 3, 2]));
+        buf.extend(message(RTM_DELROUTE, [10, 1, 1, 0], 24, None));
+        let events = parse_route_messages(&buf);
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].prefix, "10.1.1.5/32");
+        assert_eq!(events[0].gateway, Some(Ipv4Addr::new(198, 18, 3, 2)));
+        assert_eq!(events[0].oif, Some(4));
+        assert!(!events[0].deleted);
+        assert_eq!(events[1].prefix, "10.1.1.0/24");
+        assert!(events[1].deleted && events[1].gateway.is_none());
+    }
+
+    #[test]
+    fn truncated_route_messages_end_the_parse_without_panicking() {
+        let buf = message(RTM_NEWROUTE, [10, 1, 1, 5], 32, Some([198, 18, 3, 2]));
+        for n in 0..buf.len() {
+            let _ = parse_route_messages(&buf[..n]);
+        }
+    }
+}

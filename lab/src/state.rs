@@ -56,13 +56,18 @@ impl Recorder {
         let dir = Path::new(STATE_DIR);
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
         let path = state_path(name);
-        if let Ok(existing) = read(&path)
-            && Path::new(&format!("/proc/{}", existing.owner_pid)).exists()
-        {
-            return Err(Error::Config(format!(
-                "lab {name:?} is already up (owner pid {}); run `lab down --name {name}` first",
-                existing.owner_pid
-            )));
+        if let Ok(existing) = read(&path) {
+            if Path::new(&format!("/proc/{}", existing.owner_pid)).exists() {
+                return Err(Error::Config(format!(
+                    "lab {name:?} is already up (owner pid {}); run `lab down --name {name}` first",
+                    existing.owner_pid
+                )));
+            }
+            // A lab whose owner died: remove what it left before reusing
+            // the name.
+            for line in force_teardown(&existing) {
+                eprintln!("lab {name}: left by a dead owner: {line}");
+            }
         }
         let state = LabState {
             name: name.to_string(),

@@ -28,6 +28,10 @@
 //! the feeder and the latency probe), and run BIRD beside hostroute in the
 //! same run.
 //!
+//! [`daemon`] runs the real `hostroute` daemon in a hypervisor namespace
+//! and VMs as namespaces behind a tap-like veth, for the agent tests, the
+//! agent benchmarks and demos.
+//!
 //! Waiting is always bounded: [`wait_until`] polls a condition for at most
 //! a given time, and every daemon launcher waits for its control socket
 //! with [`peers::START_TIMEOUT`].
@@ -36,6 +40,7 @@
 
 pub mod bench;
 pub mod bfd_bench;
+pub mod daemon;
 pub mod error;
 pub mod link;
 pub mod netns;

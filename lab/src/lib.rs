@@ -42,12 +42,14 @@ pub mod bench;
 pub mod bfd_bench;
 pub mod daemon;
 pub mod error;
+pub mod fabric;
 pub mod link;
 pub mod netns;
 pub mod peers;
 pub mod process;
 pub mod rawbgp;
 pub mod run;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use link::{Iface, Mac, Veth, veth};

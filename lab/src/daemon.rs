@@ -57,13 +57,32 @@ pub fn hostroute_binary() -> Result<PathBuf> {
         })
 }
 
-/// One iBGP peer of a daemon.
+/// One BGP peer of a daemon.
 #[derive(Debug, Clone)]
 pub struct PeerSpec {
     pub address: IpAddr,
     pub asn: u32,
-    /// The peer is our route-reflector client.
+    /// The peer is our route-reflector client (and we send it what we
+    /// learned from others).
     pub rr_client: bool,
+    /// Seconds; [`PeerSpec::new`] sets 3 and 1, for fast tests.
+    pub hold_time: u16,
+    pub keepalive: u16,
+    /// Never connect; wait for the peer to.
+    pub passive: bool,
+}
+
+impl PeerSpec {
+    pub fn new(address: IpAddr, asn: u32) -> Self {
+        Self {
+            address,
+            asn,
+            rr_client: false,
+            hold_time: 3,
+            keepalive: 1,
+            passive: false,
+        }
+    }
 }
 
 /// What a lab daemon is configured with; [`DaemonConfig::toml`] writes
@@ -96,20 +115,15 @@ impl DaemonConfig {
     }
 
     pub fn peer(mut self, address: IpAddr, asn: u32) -> Self {
-        self.peers.push(PeerSpec {
-            address,
-            asn,
-            rr_client: false,
-        });
+        self.peers.push(PeerSpec::new(address, asn));
         self
     }
 
     /// A peer that is our route-reflector client.
     pub fn rr_client(mut self, address: IpAddr, asn: u32) -> Self {
         self.peers.push(PeerSpec {
-            address,
-            asn,
             rr_client: true,
+            ..PeerSpec::new(address, asn)
         });
         self
     }
@@ -135,8 +149,9 @@ impl DaemonConfig {
         );
         for p in &self.peers {
             t.push_str(&format!(
-                "\n[[peer]]\naddress = \"{}\"\nasn = {}\nhold_time = 3\nkeepalive = 1\nroute_reflector_client = {}\nexport_learned = {}\n",
-                p.address, p.asn, p.rr_client, p.rr_client
+                "\n[[peer]]\naddress = \"{}\"\nasn = {}\nhold_time = {}\nkeepalive = {}\npassive = {}\n\
+                 route_reflector_client = {}\nexport_learned = {}\n",
+                p.address, p.asn, p.hold_time, p.keepalive, p.passive, p.rr_client, p.rr_client
             ));
         }
         t.push('\n');

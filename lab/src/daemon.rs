@@ -405,7 +405,8 @@ impl Vm {
         let link = veth(&netns, "eth0", hypervisor, &tap_name)?;
         let mac = Mac(mac);
         link.a.set_mac(mac)?;
-        link.a.add_addr(ipnet::IpNet::new_assert(IpAddr::V4(address), 24))?;
+        link.a
+            .add_addr(ipnet::IpNet::new_assert(IpAddr::V4(address), 24))?;
         link.a.up()?;
         link.b.up()?;
         netns.ip(&["route", "add", "default", "via", "10.1.1.1", "dev", "eth0"])?;
@@ -512,7 +513,10 @@ mod tests {
         assert!(text.contains("control_socket = \"/run/x.sock\""), "{text}");
         assert_eq!(text.matches("[[peer]]").count(), 2, "{text}");
         assert!(text.contains("route_reflector_client = true"), "{text}");
-        assert!(text.ends_with("[mobility]\nduplicate_moves = 9\n"), "{text}");
+        assert!(
+            text.ends_with("[mobility]\nduplicate_moves = 9\n"),
+            "{text}"
+        );
     }
 
     #[test]

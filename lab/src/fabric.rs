@@ -53,10 +53,8 @@ impl Fabric {
             let ns = Netns::new(lab, &format!("hv{i}"))?;
             let port = format!("p{i}");
             let link = crate::link::veth(&ns, "up0", &sw, &port)?;
-            link.a.add_addr(ipnet::IpNet::new_assert(
-                IpAddr::V4(fabric_address(i)),
-                24,
-            ))?;
+            link.a
+                .add_addr(ipnet::IpNet::new_assert(IpAddr::V4(fabric_address(i)), 24))?;
             link.a.up()?;
             link.b.up()?;
             sw.ip(&["link", "set", &port, "master", "br0"])?;

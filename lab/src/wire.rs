@@ -31,9 +31,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use nix::sys::socket::{
-    ControlMessageOwned, LinkAddr, MsgFlags, recvmsg, setsockopt, sockopt,
-};
+use nix::sys::socket::{ControlMessageOwned, LinkAddr, MsgFlags, recvmsg, setsockopt, sockopt};
 use proto::bgp::{Context, Message, Mobility, frame_len};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -73,7 +71,7 @@ pub struct Frame<'a> {
 }
 
 impl Capture {
-    /// Opens the socket inside `netns`; [`Capture::next`] returns `None`
+    /// Opens the socket inside `netns`; [`Capture::receive`] returns `None`
     /// after `poll` without a frame.
     pub fn open(netns: &Netns, poll: Duration) -> Result<Capture> {
         let io = |what: &'static str| move |e: std::io::Error| Error::io(what, "AF_PACKET", e);
@@ -97,7 +95,7 @@ impl Capture {
     }
 
     /// The next frame, or `None` if none came within the poll interval.
-    pub fn next(&mut self) -> Result<Option<Frame<'_>>> {
+    pub fn receive(&mut self) -> Result<Option<Frame<'_>>> {
         let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
         let mut iov = [std::io::IoSliceMut::new(&mut self.buf)];
         let msg = match recvmsg::<LinkAddr>(
@@ -216,11 +214,7 @@ pub fn tcp_segment(frame: &[u8]) -> Option<Segment<'_>> {
             } else {
                 header.len()
             };
-            (
-                IpAddr::V4(src),
-                IpAddr::V4(dst),
-                header.get(ihl..end)?,
-            )
+            (IpAddr::V4(src), IpAddr::V4(dst), header.get(ihl..end)?)
         }
         ETHERTYPE_IPV6 => {
             if r.u8()? >> 4 != 6 {
@@ -410,7 +404,9 @@ fn decode_update(
 }
 
 fn starts_with_marker(payload: &[u8]) -> bool {
-    payload.get(..16).is_some_and(|m| m.iter().all(|&b| b == 0xff))
+    payload
+        .get(..16)
+        .is_some_and(|m| m.iter().all(|&b| b == 0xff))
 }
 
 #[cfg(test)]
@@ -497,7 +493,11 @@ mod tests {
         let got = feed(
             &mut BgpStreams::new(),
             // The first segment, then a retransmission covering both.
-            &[(u32::MAX - 10, a, 1), (u32::MAX - 10, &both, 2), (u32::MAX - 10, &both, 3)],
+            &[
+                (u32::MAX - 10, a, 1),
+                (u32::MAX - 10, &both, 2),
+                (u32::MAX - 10, &both, 3),
+            ],
         );
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].at_ns, 2);

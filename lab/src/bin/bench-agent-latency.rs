@@ -91,7 +91,7 @@ impl Watcher {
             let mut streams = BgpStreams::new();
             let mut updates = Vec::new();
             while !stopping.load(Ordering::Relaxed) {
-                let Some(frame) = capture.next()? else {
+                let Some(frame) = capture.receive()? else {
                     continue;
                 };
                 let now = realtime_ns();
@@ -218,7 +218,10 @@ fn run(lab: &Lab, setup: &Setup) -> Result<(Vec<Sample>, u64)> {
     let mut vm = Vm::create(lab, "vm1", &fabric.hv[0], VM_ADDRESS, VM_MAC)?;
     vm.gratuitous_arp()?;
     converge(&fabric, 0, 0)?;
-    let watchers = [Watcher::start(&fabric.hv[0])?, Watcher::start(&fabric.hv[1])?];
+    let watchers = [
+        Watcher::start(&fabric.hv[0])?,
+        Watcher::start(&fabric.hv[1])?,
+    ];
     let mut samples = Vec::new();
     for n in 1..=setup.moves {
         // Odd moves go to hv2, even ones back to hv1.
@@ -380,6 +383,9 @@ fn report(samples: &[Sample], resyncs: u64) {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "load average at the end: {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }

@@ -84,7 +84,10 @@ fn main() -> Result<()> {
         &["no-build"],
     )?;
     let bins = bench::release_binaries(
-        &[("hostroute-lab", "hr-feeder"), ("hostroute-agent", "hostroute")],
+        &[
+            ("hostroute-lab", "hr-feeder"),
+            ("hostroute-agent", "hostroute"),
+        ],
         !args.flag("no-build"),
     )?;
     let setup = Setup {
@@ -139,7 +142,10 @@ fn main() -> Result<()> {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "load average at the end: {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     Ok(())
 }
@@ -275,9 +281,12 @@ fn run_bird(setup: &Setup, feed_ns: &Netns, dut_ns: &Netns, go: &Path) -> Result
     let rss0 = bench::proc_status_kb(pid, "VmRSS")?;
     let start = Instant::now();
     std::fs::write(go, b"go")?;
-    let rib_s = wait_count("BIRD's table", setup, start, || {
-        Ok(cli.imported(&protocol)?)
-    })?;
+    let rib_s = wait_count(
+        "BIRD's table",
+        setup,
+        start,
+        || Ok(cli.imported(&protocol)?),
+    )?;
     let fib_s = wait_count("BIRD's kernel routes", setup, start, || {
         kernel_count(dut_ns, "12")
     })?;

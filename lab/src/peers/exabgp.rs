@@ -66,7 +66,10 @@ impl Exabgp {
     pub fn start(netns: &Netns, mut config: PeerConfig) -> Result<Exabgp> {
         config.validate()?;
         if config.kernel {
-            return Err(Error::unsupported(DAEMON, "installing routes in the kernel table"));
+            return Err(Error::unsupported(
+                DAEMON,
+                "installing routes in the kernel table",
+            ));
         }
         for n in &mut config.neighbors {
             if n.bfd.is_some() {

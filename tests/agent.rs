@@ -7,6 +7,6 @@
 //! --workspace` builds it.
 
 pub use lab::daemon::{
-    Daemon, DaemonConfig, POLL, PeerSpec, Vm, hostroute_binary, kernel_route, send_frame,
+    Daemon, DaemonConfig, Launch, POLL, PeerSpec, Vm, hostroute_binary, kernel_route, send_frame,
     send_frames, tail,
 };

@@ -160,6 +160,26 @@ impl DaemonConfig {
     }
 }
 
+/// How a daemon is started, beyond its configuration.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// `HOSTROUTE_LOG`. Default `info,agent=debug`; benchmarks log less,
+    /// so logging is not what they measure.
+    pub log: String,
+    /// Run under `nice -n <n>` (negative: ahead of other work on a shared
+    /// machine). Default: as the lab runs.
+    pub nice: Option<i32>,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Self {
+            log: "info,agent=debug".into(),
+            nice: None,
+        }
+    }
+}
+
 /// A running `hostroute daemon`; stopped (by PID) when dropped.
 pub struct Daemon {
     pub name: String,
@@ -168,7 +188,7 @@ pub struct Daemon {
     config_path: PathBuf,
     netns: String,
     child: Option<Child>,
-    log_filter: String,
+    launch: Launch,
     lab: Lab,
 }
 
@@ -176,12 +196,11 @@ impl Daemon {
     /// Writes the config under the run directory and starts the daemon in
     /// `netns` with debug logs; returns once its control socket answers.
     pub fn start(netns: &Netns, config: &DaemonConfig) -> Result<Daemon> {
-        Self::start_logging(netns, config, "info,agent=debug")
+        Self::start_with(netns, config, &Launch::default())
     }
 
-    /// As [`Daemon::start`], with `HOSTROUTE_LOG` set to `filter`
-    /// (benchmarks log less, so logging is not what they measure).
-    pub fn start_logging(netns: &Netns, config: &DaemonConfig, filter: &str) -> Result<Daemon> {
+    /// As [`Daemon::start`], started as `launch` says.
+    pub fn start_with(netns: &Netns, config: &DaemonConfig, launch: &Launch) -> Result<Daemon> {
         let binary = hostroute_binary()?;
         let dir = netns.lab().subdir(netns.name())?;
         let socket = dir.join("hostroute.sock");
@@ -195,7 +214,7 @@ impl Daemon {
             config_path,
             netns: netns.name().to_owned(),
             child: None,
-            log_filter: filter.to_owned(),
+            launch: launch.clone(),
             lab: netns.lab().clone(),
         };
         daemon.spawn()?;
@@ -204,12 +223,16 @@ impl Daemon {
 
     fn spawn(&mut self) -> Result<()> {
         let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.netns]);
+        // nice(1) execs the daemon: the child's PID stays the daemon's.
+        if let Some(n) = self.launch.nice {
+            command.args(["nice", "-n", &n.to_string()]);
+        }
         command
-            .args(["netns", "exec", &self.netns])
             .arg(&self.binary)
             .args(["daemon", "--config"])
             .arg(&self.config_path)
-            .env("HOSTROUTE_LOG", &self.log_filter);
+            .env("HOSTROUTE_LOG", &self.launch.log);
         let mut child = Child::spawn(&self.lab, &self.name, command)?;
         let socket = self.socket.clone();
         let binary = self.binary.clone();

@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::daemon::{Daemon, DaemonConfig, POLL};
+use crate::daemon::{Daemon, DaemonConfig, Launch, POLL};
 use crate::error::Result;
 use crate::netns::Netns;
 use crate::process::wait_until;
@@ -36,12 +36,12 @@ pub struct Fabric {
 impl Fabric {
     /// Creates the switch and `count` hypervisors, starts a daemon on each
     /// (its configuration passed through `configure(i, default)` first,
-    /// `HOSTROUTE_LOG` = `log`), and waits until every session is
+    /// started as `launch` says), and waits until every session is
     /// established.
     pub fn start(
         lab: &Lab,
         count: u8,
-        log: &str,
+        launch: &Launch,
         timeout: Duration,
         configure: impl Fn(u8, DaemonConfig) -> DaemonConfig,
     ) -> Result<Fabric> {
@@ -66,7 +66,7 @@ impl Fabric {
             for j in (1..=count).filter(|j| *j != i) {
                 config = config.peer(IpAddr::V4(fabric_address(j)), FABRIC_AS);
             }
-            daemons.push(Daemon::start_logging(ns, &configure(i, config), log)?);
+            daemons.push(Daemon::start_with(ns, &configure(i, config), launch)?);
         }
         for d in &daemons {
             let established = wait_until("every session established", timeout, POLL, || {

@@ -23,8 +23,9 @@
 //! Options: `--moves N` (100), `--settle-ms M` (50: pause after the tap
 //! lands and the old host's withdrawal has reached the destination, before
 //! the VM announces, so the link event is not what is measured), `--log
-//! FILTER` (the daemons' `HOSTROUTE_LOG`, default `info`), `--samples`
-//! (print every move), `--no-build`.
+//! FILTER` (the daemons' `HOSTROUTE_LOG`, default `info`), `--nice N` (run
+//! the daemons under `nice -n N`; a negative N puts them ahead of other
+//! work on a shared machine), `--samples` (print every move), `--no-build`.
 //!
 //! Each move: the tap moves into the destination (`ip link set netns`),
 //! the benchmark waits until the destination has no path for the /32 any
@@ -47,7 +48,7 @@ use agent::detect::announce::parse_frame;
 use anyhow::{Context as _, Result, bail, ensure};
 use ipnet::IpNet;
 use lab::bench::{self, Args};
-use lab::daemon::{Vm, kernel_route};
+use lab::daemon::{Launch, Vm, kernel_route};
 use lab::fabric::{Fabric, fabric_address};
 use lab::wire::{BgpStreams, Capture, WireUpdate, tcp_segment};
 use lab::{Lab, Netns};
@@ -167,20 +168,23 @@ struct Sample {
 struct Setup {
     moves: u32,
     settle: Duration,
-    log: String,
+    launch: Launch,
     samples: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse(
         std::env::args().skip(1),
-        &["moves", "settle-ms", "log"],
+        &["moves", "settle-ms", "log", "nice"],
         &["no-build", "samples"],
     )?;
     let setup = Setup {
         moves: args.get("moves", 100)?,
         settle: Duration::from_millis(args.get("settle-ms", 50)?),
-        log: args.get("log", "info".to_string())?,
+        launch: Launch {
+            log: args.get("log", "info".to_string())?,
+            nice: args.opt("nice")?,
+        },
         samples: args.flag("samples"),
     };
     bench::release_binaries(&[("hostroute-agent", "hostroute")], !args.flag("no-build"))?;
@@ -198,8 +202,9 @@ fn main() -> Result<()> {
         }
     }
     println!(
-        "# daemon log filter: {}; settle after the tap lands: {} ms",
-        setup.log,
+        "# daemons: log filter {}, nice {}; settle after the tap lands: {} ms",
+        setup.launch.log,
+        setup.launch.nice.unwrap_or(0),
         setup.settle.as_millis()
     );
     let (samples, resyncs) = Lab::run("agent-latency", |lab| run(lab, &setup))?;
@@ -211,7 +216,7 @@ fn run(lab: &Lab, setup: &Setup) -> Result<(Vec<Sample>, u64)> {
     // More moves than the run makes before duplicate detection freezes
     // the address.
     let extra = format!("[mobility]\nduplicate_moves = {}\n", setup.moves + 10);
-    let fabric = Fabric::start(lab, 3, &setup.log, CONVERGE, |_, mut config| {
+    let fabric = Fabric::start(lab, 3, &setup.launch, CONVERGE, |_, mut config| {
         config.extra = extra.clone();
         config
     })?;

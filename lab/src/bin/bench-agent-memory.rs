@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use ipnet::IpNet;
 use lab::bench::{self, Args};
-use lab::daemon::{Daemon, DaemonConfig, PeerSpec};
+use lab::daemon::{Daemon, DaemonConfig, Launch, PeerSpec};
 use lab::peers::{Bird, Family, Neighbor, PeerConfig};
 use lab::{Child, Lab, Netns, veth, wait_until};
 
@@ -237,7 +237,11 @@ fn run_hostroute(setup: &Setup, feed_ns: &Netns, dut_ns: &Netns, go: &Path) -> R
     peer.hold_time = 90;
     peer.keepalive = 30;
     config.peers.push(peer);
-    let daemon = Daemon::start_logging(dut_ns, &config, "info")?;
+    let launch = Launch {
+        log: "info".into(),
+        nice: None,
+    };
+    let daemon = Daemon::start_with(dut_ns, &config, &launch)?;
     let pid = daemon.pid().context("the daemon has no pid")?;
     let _feeder = start_feeder(setup, feed_ns, go)?;
     let rss0 = bench::proc_status_kb(pid, "VmRSS")?;

@@ -25,7 +25,8 @@
 //! the VM announces, so the link event is not what is measured), `--log
 //! FILTER` (the daemons' `HOSTROUTE_LOG`, default `info`), `--nice N` (run
 //! the daemons under `nice -n N`; a negative N puts them ahead of other
-//! work on a shared machine), `--samples` (print every move), `--no-build`.
+//! work on a shared machine), `--samples` (print every move), `--keep` (keep
+//! the run directory with the daemons' logs), `--no-build`.
 //!
 //! Each move: the tap moves into the destination (`ip link set netns`),
 //! the benchmark waits until the destination has no path for the /32 any
@@ -170,13 +171,14 @@ struct Setup {
     settle: Duration,
     launch: Launch,
     samples: bool,
+    keep: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse(
         std::env::args().skip(1),
         &["moves", "settle-ms", "log", "nice"],
-        &["no-build", "samples"],
+        &["no-build", "samples", "keep"],
     )?;
     let setup = Setup {
         moves: args.get("moves", 100)?,
@@ -186,6 +188,7 @@ fn main() -> Result<()> {
             nice: args.opt("nice")?,
         },
         samples: args.flag("samples"),
+        keep: args.flag("keep"),
     };
     bench::release_binaries(&[("hostroute-agent", "hostroute")], !args.flag("no-build"))?;
     println!(
@@ -213,6 +216,10 @@ fn main() -> Result<()> {
 }
 
 fn run(lab: &Lab, setup: &Setup) -> Result<(Vec<Sample>, u64)> {
+    if setup.keep {
+        lab.keep();
+        println!("# run directory (kept): {}", lab.dir().display());
+    }
     // More moves than the run makes before duplicate detection freezes
     // the address.
     let extra = format!("[mobility]\nduplicate_moves = {}\n", setup.moves + 10);

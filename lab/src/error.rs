@@ -59,6 +59,14 @@ pub enum Error {
     /// The configuration is inconsistent (caught before any daemon starts).
     #[error("invalid lab configuration: {0}")]
     Config(String),
+    /// A daemon the lab drives did not do what was waited for, or refused
+    /// a request; the tail of its log says why.
+    #[error("{daemon}: {what}\n--- its log ends with ---\n{log_tail}")]
+    Daemon {
+        daemon: String,
+        what: String,
+        log_tail: String,
+    },
 }
 
 impl Error {

@@ -43,6 +43,10 @@
 //!                   └──> demo: table, lab-demo.json, lab-demo-rtt.svg
 //! ```
 //!
+//! [`daemon`] runs the real `hostroute` daemon in a hypervisor namespace
+//! and VMs as namespaces behind a tap-like veth, for the agent tests, the
+//! agent benchmarks and demos.
+//!
 //! Waiting is always bounded: [`wait_until`] polls a condition for at most
 //! a given time, and every daemon launcher waits for its control socket
 //! with [`peers::START_TIMEOUT`].
@@ -52,8 +56,10 @@
 pub mod bench;
 pub mod bfd_bench;
 pub mod cli;
+pub mod daemon;
 pub mod demo;
 pub mod error;
+pub mod fabric;
 pub mod hypervisor;
 pub mod link;
 pub mod measure;
@@ -73,6 +79,7 @@ pub mod stretch;
 pub mod topology;
 pub mod vm;
 pub mod wan;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use link::{Iface, Mac, Veth, veth};

@@ -9,8 +9,10 @@
 //! Runtime announce/withdraw rewrite the configuration and run
 //! `birdc configure`. Cannot: send raw attributes.
 //!
-//! No `protocol kernel`: BIRD never touches the namespace's FIB. A
-//! `protocol direct` is present so iBGP next hops resolve.
+//! No `protocol kernel` unless [`PeerConfig::kernel`] asks for one (IPv4
+//! and IPv6, exporting every best route): otherwise BIRD never touches the
+//! namespace's FIB. A `protocol direct` is present so iBGP next hops
+//! resolve.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
@@ -329,6 +331,10 @@ pub fn render(config: &PeerConfig) -> String {
     let _ = writeln!(out, "log stderr all;");
     let _ = writeln!(out, "protocol device {{ scan time 1; }}");
     let _ = writeln!(out, "protocol direct {{ ipv4; ipv6; }}");
+    if config.kernel {
+        let _ = writeln!(out, "protocol kernel {{ ipv4 {{ export all; }}; }}");
+        let _ = writeln!(out, "protocol kernel {{ ipv6 {{ export all; }}; }}");
+    }
     if config.neighbors.iter().any(|n| n.bfd.is_some()) {
         let _ = writeln!(out, "protocol bfd {{ }}");
     }

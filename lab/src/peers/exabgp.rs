@@ -65,6 +65,12 @@ impl Exabgp {
     /// address get the namespace's source address toward them.
     pub fn start(netns: &Netns, mut config: PeerConfig) -> Result<Exabgp> {
         config.validate()?;
+        if config.kernel {
+            return Err(Error::unsupported(
+                DAEMON,
+                "installing routes in the kernel table",
+            ));
+        }
         for n in &mut config.neighbors {
             if n.bfd.is_some() {
                 return Err(Error::unsupported(

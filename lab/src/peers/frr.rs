@@ -56,6 +56,12 @@ impl Frr {
     /// until bgpd answers vtysh.
     pub fn start(netns: &Netns, config: PeerConfig) -> Result<Frr> {
         config.validate()?;
+        if config.kernel {
+            return Err(Error::unsupported(
+                DAEMON,
+                "installing routes in the kernel table",
+            ));
+        }
         for route in &config.originate {
             check_route(DAEMON, route, &supported_ext, false)?;
         }

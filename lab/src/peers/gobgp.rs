@@ -44,6 +44,12 @@ impl Gobgp {
     /// inside `netns`, waits for its API and adds the originated routes.
     pub fn start(netns: &Netns, config: PeerConfig) -> Result<Gobgp> {
         config.validate()?;
+        if config.kernel {
+            return Err(Error::unsupported(
+                DAEMON,
+                "installing routes in the kernel table",
+            ));
+        }
         if let Some(n) = config.neighbors.iter().find(|n| n.bfd.is_some()) {
             return Err(Error::unsupported(
                 DAEMON,

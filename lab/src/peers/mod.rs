@@ -342,6 +342,9 @@ pub struct PeerConfig {
     /// Send host routes inside these pools; nothing else.
     pub export: Vec<IpNet>,
     pub originate: Vec<Route>,
+    /// Install the best routes in the namespace's kernel table (BIRD's
+    /// `protocol kernel`); only BIRD supports it, the others refuse it.
+    pub kernel: bool,
 }
 
 impl PeerConfig {
@@ -353,7 +356,14 @@ impl PeerConfig {
             import: Vec::new(),
             export: Vec::new(),
             originate: Vec::new(),
+            kernel: false,
         }
+    }
+
+    /// Installs the best routes in the kernel table (BIRD only).
+    pub fn kernel(mut self) -> Self {
+        self.kernel = true;
+        self
     }
 
     pub fn neighbor(mut self, neighbor: Neighbor) -> Self {

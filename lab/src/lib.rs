@@ -36,6 +36,7 @@
 
 pub mod bench;
 pub mod bfd_bench;
+pub mod delay;
 pub mod error;
 pub mod link;
 pub mod netns;

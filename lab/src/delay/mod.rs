@@ -12,8 +12,9 @@
 //!
 //!   userspace:  A: <a_iface> ── veth ── D: la ─┐      ┌─ lb ── veth ── B: <b_iface>
 //!                                              └ hr-delayline ┘
-//!               D has no addresses, no IPv6, no forwarding; offloads are
-//!               off on all four ends, so every frame is one wire frame.
+//!               D has no addresses, no IPv6, no forwarding; offloads
+//!               (checksum, segmentation) are off on all four ends, so every
+//!               frame is one complete wire frame.
 //! ```
 //!
 //! Either way A and B see one Ethernet link between `a_iface` and
@@ -25,6 +26,7 @@
 //! (departure time, loss, queue room) is the pure [`schedule`].
 
 pub mod line;
+pub mod probe;
 pub mod schedule;
 
 use std::path::PathBuf;
@@ -182,7 +184,9 @@ impl DelayLink {
             b: right.b,
         };
         // Segmentation offloads would hand the line 64 KB "frames" that no
-        // packet socket may send on a 1500-byte link.
+        // packet socket may send on a 1500-byte link, and checksum offload
+        // frames whose TCP/UDP checksum the sender left to the "hardware":
+        // forwarded as bytes, the receiver would drop them as corrupt.
         for (ns, iface) in [
             (a, spec.a_iface.as_str()),
             (&middle, "la"),
@@ -191,7 +195,9 @@ impl DelayLink {
         ] {
             ns.run(
                 "ethtool",
-                &["-K", iface, "tso", "off", "gso", "off", "gro", "off"],
+                &[
+                    "-K", iface, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+                ],
             )?;
         }
         let binary = delayline_binary()?;

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use ipnet::IpNet;
 use lab::bench::{Args, cpu_seconds, machine, percentile, release_binaries};
-use lab::delay::probe::{Pings, StreamSpec, ping, tcp_stream};
+use lab::delay::probe::{Pings, StreamSpec, ping, tcp_stream, udp_echo};
 use lab::delay::{Backend, DelayLink, LinkSpec};
 use lab::{Lab, Netns};
 
@@ -49,6 +49,7 @@ fn main() -> Result<()> {
             "pings",
             "delays",
             "spins",
+            "priorities",
             "stream-delay",
             "rates",
             "stream-secs",
@@ -64,6 +65,7 @@ fn main() -> Result<()> {
     let pings: usize = args.get("pings", 2000)?;
     let delays = list("delays", "0,1,5,20")?;
     let spins = list("spins", "0,200")?;
+    let priorities = list("priorities", "0,10")?;
     let rates = list("rates", "10,50,100,200,0")?;
     let stream_delay: u64 = args.get("stream-delay", 20)?;
     let stream_secs: u64 = args.get("stream-secs", 10)?;
@@ -83,12 +85,14 @@ fn main() -> Result<()> {
 
     println!("\n## ping at 1 ms intervals ({pings} pings per row)");
     println!(
-        "| spin µs | one-way ms | replies | RTT min / p50 / p99 / max ms | minus 2×delay p50 / p99 / max µs | line late ≤50µs / ≤200µs / ≤1ms / >1ms | line CPU % |"
+        "| SCHED_FIFO | spin µs | one-way ms | ping replies | ping RTT min / p50 / p99 / max ms | ping − 2×delay p50 / p99 / max µs | UDP replies | UDP − 2×delay min / p50 / p99 / max µs | line late ≤50µs / ≤200µs / ≤1ms / >1ms, max µs | line CPU % |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for &spin in &spins {
-        for &delay in &delays {
-            ping_row(&lab, spin, delay, pings)?;
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for &priority in &priorities {
+        for &spin in &spins {
+            for &delay in &delays {
+                ping_row(&lab, priority, spin, delay, pings)?;
+            }
         }
     }
 
@@ -96,11 +100,13 @@ fn main() -> Result<()> {
         "\n## TCP stream over {stream_delay} ms one way ({stream_secs} s per row, pings at 1 ms alongside)"
     );
     println!(
-        "| target Mbit/s | goodput Mbit/s | intact | ping minus 2×delay p50 / p99 / max µs | ping replies | line queue drops | socket drops | late >1ms | TCP retrans | line CPU % |"
+        "| SCHED_FIFO | target Mbit/s | goodput Mbit/s | intact | ping replies | ping − 2×delay p50 / p99 / max µs | UDP replies | UDP − 2×delay min / p50 / p99 / max µs | line late ≤50µs / ≤200µs / ≤1ms / >1ms, max µs | queue drops | socket drops | TCP retrans | line CPU % |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for &rate in &rates {
-        stream_row(&lab, stream_delay, rate, stream_secs)?;
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for &priority in &priorities {
+        for &rate in &rates {
+            stream_row(&lab, priority, stream_delay, rate, stream_secs)?;
+        }
     }
     println!(
         "\nload average at end: {}",
@@ -138,13 +144,19 @@ fn rtt_text(sorted: &[u64]) -> String {
     )
 }
 
-/// Deviation of the RTTs from `2 × delay`: p50 / p99 / max in µs.
-fn deviation_text(p: &Pings, delay_ms: u64) -> String {
+/// Deviation of the RTTs from `2 × delay` in µs: p50 / p99 / max, with
+/// the minimum first if `with_min`.
+fn deviation_text(p: &Pings, delay_ms: u64, with_min: bool) -> String {
     let sorted = p.sorted_us();
     let base = i64::try_from(2 * delay_ms * 1000).unwrap_or(i64::MAX);
     let dev = |v: u64| i64::try_from(v).unwrap_or(i64::MAX) - base;
+    let min = if with_min {
+        format!("{} / ", dev(sorted.first().copied().unwrap_or(0)))
+    } else {
+        String::new()
+    };
     format!(
-        "{} / {} / {}",
+        "{min}{} / {} / {}",
         dev(percentile(&sorted, 50.0)),
         dev(percentile(&sorted, 99.0)),
         dev(sorted.last().copied().unwrap_or(0))
@@ -168,11 +180,25 @@ fn baseline(lab: &Lab, pings: usize) -> Result<()> {
     Ok(())
 }
 
-fn spec(delay_ms: u64, spin_us: u64) -> LinkSpec {
+/// A userspace link; `priority` 0 runs the line as an ordinary process.
+fn spec(priority: u64, delay_ms: u64, spin_us: u64) -> Result<LinkSpec> {
     let mut spec = LinkSpec::new(Duration::from_millis(delay_ms));
     spec.backend = Backend::Userspace;
     spec.spin = Duration::from_micros(spin_us);
-    spec
+    spec.rt_priority = match priority {
+        0 => None,
+        p => Some(u8::try_from(p).context("--priorities: 1 to 99")?),
+    };
+    Ok(spec)
+}
+
+/// "no" or the priority.
+fn priority_text(priority: u64) -> String {
+    if priority == 0 {
+        "no".into()
+    } else {
+        priority.to_string()
+    }
 }
 
 /// CPU seconds of a process over the time `f` takes, as a percentage of
@@ -184,29 +210,50 @@ fn with_cpu<T>(pid: u32, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
     Ok((out, 100.0 * (cpu1 - cpu0) / wall))
 }
 
-fn ping_row(lab: &Lab, spin: u64, delay: u64, pings: usize) -> Result<()> {
-    let (a, _b, mut link) = topology(lab, &spec(delay, spin))?;
+fn ping_row(lab: &Lab, priority: u64, spin: u64, delay: u64, pings: usize) -> Result<()> {
+    let (a, b, mut link) = topology(lab, &spec(priority, delay, spin)?)?;
     let pid = link.pid().context("the userspace line has a PID")?;
-    let (p, cpu) = with_cpu(pid, || Ok(ping(&a, B, pings, PING_INTERVAL)?))?;
+    let ((p, u), cpu) = with_cpu(pid, || {
+        let p = ping(&a, B, pings, PING_INTERVAL)?;
+        let u = udp_echo(&a, &b, SocketAddr::new(B, 7), pings, PING_INTERVAL)?;
+        Ok((p, u))
+    })?;
     let report = link.stop()?.context("no counters from the line")?;
-    let hist = |k: &str| {
-        ["a_to_b", "b_to_a"]
-            .iter()
-            .map(|d| report[d]["late_hist_us"][k].as_u64().unwrap_or(0))
-            .sum::<u64>()
-    };
     println!(
-        "| {spin} | {delay} | {}/{} | {} | {} | {} / {} / {} / {} | {cpu:.1} |",
+        "| {} | {spin} | {delay} | {}/{} | {} | {} | {}/{} | {} | {} | {cpu:.1} |",
+        priority_text(priority),
         p.rtts.len(),
         p.sent,
         rtt_text(&p.sorted_us()),
-        deviation_text(&p, delay),
+        deviation_text(&p, delay, false),
+        u.rtts.len(),
+        u.sent,
+        deviation_text(&u, delay, true),
+        lateness_text(&report),
+    );
+    Ok(())
+}
+
+/// The line's lateness histogram (both directions) and its maximum.
+fn lateness_text(report: &serde_json::Value) -> String {
+    let dirs = ["a_to_b", "b_to_a"];
+    let hist = |k: &str| {
+        dirs.iter()
+            .map(|d| report[d]["late_hist_us"][k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let max = dirs
+        .iter()
+        .filter_map(|d| report[d]["late_max_us"].as_u64())
+        .max()
+        .unwrap_or(0);
+    format!(
+        "{} / {} / {} / {}, {max}",
         hist("le50"),
         hist("le100") + hist("le200"),
         hist("le500") + hist("le1000"),
         hist("over1000"),
-    );
-    Ok(())
+    )
 }
 
 /// Frames the kernel received on `iface` in `ns` (`ip -s -j link`).
@@ -231,17 +278,19 @@ fn retransmits(ns: &Netns) -> Result<u64> {
         .context("no Tcp RetransSegs in /proc/net/snmp")
 }
 
-fn stream_row(lab: &Lab, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
-    let (a, b, mut link) = topology(lab, &spec(delay, 200))?;
+fn stream_row(lab: &Lab, priority: u64, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
+    let (a, b, mut link) = topology(lab, &spec(priority, delay, 0)?)?;
     let pid = link.pid().context("the userspace line has a PID")?;
     let middle = link.middle().context("the userspace line has a namespace")?;
     let kernel_rx0 = rx_packets(middle, "la")? + rx_packets(middle, "lb")?;
     let retrans0 = retransmits(&a)?;
     let duration = Duration::from_secs(secs);
     let count = usize::try_from(duration.as_millis()).unwrap_or(usize::MAX);
-    let ((stream, p), cpu) = with_cpu(pid, || {
+    let ((stream, p, u), cpu) = with_cpu(pid, || {
         std::thread::scope(|scope| {
             let pinger = scope.spawn(|| ping(&a, B, count, PING_INTERVAL));
+            let udp =
+                scope.spawn(|| udp_echo(&a, &b, SocketAddr::new(B, 7), count, PING_INTERVAL));
             let stream = tcp_stream(
                 &a,
                 &b,
@@ -252,10 +301,10 @@ fn stream_row(lab: &Lab, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
                     rate_bps: (rate_mbit > 0).then_some(rate_mbit * 1_000_000),
                 },
             );
-            let pings = pinger
-                .join()
-                .map_err(|_| anyhow::anyhow!("the ping thread panicked"))?;
-            Ok((stream?, pings?))
+            let panicked = |_| anyhow::anyhow!("a probe thread panicked");
+            let pings = pinger.join().map_err(panicked)?;
+            let udp = udp.join().map_err(panicked)?;
+            Ok((stream?, pings?, udp?))
         })
     })?;
     let kernel_rx1 = rx_packets(middle, "la")? + rx_packets(middle, "lb")?;
@@ -267,10 +316,6 @@ fn stream_row(lab: &Lab, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
             .map(|d| report[d][k].as_u64().unwrap_or(0))
             .sum::<u64>()
     };
-    let late = ["a_to_b", "b_to_a"]
-        .iter()
-        .map(|d| report[d]["late_hist_us"]["over1000"].as_u64().unwrap_or(0))
-        .sum::<u64>();
     // Every frame the kernel took in that the line never read was dropped
     // at its socket (buffer full).
     let socket_drops = (kernel_rx1 - kernel_rx0).saturating_sub(sum("received"));
@@ -281,12 +326,17 @@ fn stream_row(lab: &Lab, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
         rate_mbit.to_string()
     };
     println!(
-        "| {target} | {:.1} | {} | {} | {}/{} | {} | {socket_drops} | {late} | {retrans} | {cpu:.1} |",
+        "| {} | {target} | {:.1} | {} | {}/{} | {} | {}/{} | {} | {} | {} | {socket_drops} | {retrans} | {cpu:.1} |",
+        priority_text(priority),
         stream.mbit_per_s(),
         if stream.intact() { "yes" } else { "NO" },
-        deviation_text(&p, delay),
         p.rtts.len(),
         p.sent,
+        deviation_text(&p, delay, false),
+        u.rtts.len(),
+        u.sent,
+        deviation_text(&u, delay, true),
+        lateness_text(&report),
         sum("queue_full"),
     );
     Ok(())

@@ -5,8 +5,11 @@
 //! ```text
 //! hr-delayline --a IF --b IF --delay-ms 20 [--jitter-ms 0] [--loss 0.0]
 //!              [--seed N] [--queue-bytes N] [--spin-us 200]
-//!              [--socket-buffer BYTES]
+//!              [--socket-buffer BYTES] [--no-mlock]
 //! ```
+//!
+//! Memory is locked (`mlockall`) unless `--no-mlock`: a page fault in a
+//! sending thread would hold every queued frame back.
 //!
 //! Prints `hr-delayline: ready ...` once both sockets are bound, the
 //! counters of both directions as one JSON line on SIGUSR1, and again on
@@ -34,7 +37,7 @@ fn main() -> Result<()> {
             "spin-us",
             "socket-buffer",
         ],
-        &[],
+        &["no-mlock"],
     )?;
     let ms = |name: &str, default: Option<f64>| -> Result<Duration> {
         let v: f64 = match default {
@@ -71,6 +74,11 @@ fn main() -> Result<()> {
     }
     signals.thread_block().context("blocking signals")?;
 
+    if !args.flag("no-mlock") {
+        use nix::sys::mman::{MlockAllFlags, mlockall};
+        mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE)
+            .context("locking memory (mlockall); --no-mlock runs without")?;
+    }
     let running = line::start(&config).context("starting the delay line")?;
     println!(
         "{READY_LINE} a={} b={} delay={:?} jitter={:?} loss={} spin={:?}",
@@ -87,7 +95,16 @@ fn main() -> Result<()> {
             _ => break,
         }
     }
-    let report = running.stop().context("stopping the delay line")?;
+    let mut report = running.stop().context("stopping the delay line")?;
+    report["major_faults"] = major_faults().into();
     println!("{report}");
     Ok(())
+}
+
+/// Major page faults of this process so far (`/proc/self/stat`, field 12),
+/// each a stall of the thread that took it.
+fn major_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(9)?.parse().ok()
 }

@@ -46,6 +46,9 @@ const FRAME_MAX: usize = 65_536;
 /// receive path cannot have taken that long); the receive time is used.
 const STAMP_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Clock reads further apart than this were interrupted; read again.
+const CLOCK_PAIR_SPREAD: Duration = Duration::from_micros(2);
+
 /// Timer slack for the sending threads, in nanoseconds (the default,
 /// 50 µs, would be added to every sleep).
 const TIMER_SLACK_NS: u64 = 1_000;
@@ -422,12 +425,32 @@ fn receive(
 /// The monotonic instant matching a kernel (CLOCK_REALTIME) receive
 /// stamp, if the stamp is plausible.
 fn arrival(stamp: Option<SystemTime>) -> Option<Instant> {
-    let (now, wall) = (Instant::now(), SystemTime::now());
+    let (now, wall) = clocks();
     let age = wall.duration_since(stamp?).ok()?;
     if age > STAMP_MAX_AGE {
         return None;
     }
     now.checked_sub(age)
+}
+
+/// The monotonic and the wall clock read at (nearly) the same moment: a
+/// thread preempted between the two reads would otherwise date frames too
+/// early and send them before their time. Of a few tries, the pair read
+/// closest together wins.
+fn clocks() -> (Instant, SystemTime) {
+    let mut best: Option<(Duration, Instant, SystemTime)> = None;
+    for _ in 0..4 {
+        let before = Instant::now();
+        let wall = SystemTime::now();
+        let spread = before.elapsed();
+        if best.is_none_or(|(s, _, _)| spread < s) {
+            best = Some((spread, before + spread / 2, wall));
+        }
+        if spread < CLOCK_PAIR_SPREAD {
+            break;
+        }
+    }
+    best.map_or_else(|| (Instant::now(), SystemTime::now()), |(_, i, w)| (i, w))
 }
 
 fn retry(e: &std::io::Error) -> bool {

@@ -3,8 +3,13 @@
 //! are checked end to end.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt};
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
@@ -73,6 +78,132 @@ pub fn parse_ping(text: &str) -> Vec<Duration> {
             Some(Duration::from_secs_f64(ms / 1000.0))
         })
         .collect()
+}
+
+/// How long the UDP probe waits for stragglers after its last request.
+const UDP_DRAIN: Duration = Duration::from_secs(2);
+
+/// Round trips of `count` UDP datagrams sent every `interval` from `from`
+/// to an echo server this starts in `to` on `dest`. Unlike ping's output
+/// (0.1 ms steps above 10 ms), these are in nanoseconds: the send time is
+/// read just before `send`, the reply's arrival is the kernel's receive
+/// stamp (`SO_TIMESTAMPNS`), so the probe's own scheduling is left out.
+pub fn udp_echo(
+    from: &Netns,
+    to: &Netns,
+    dest: SocketAddr,
+    count: usize,
+    interval: Duration,
+) -> Result<Pings> {
+    let io = move |what| move |e| Error::io(what, dest.to_string(), e);
+    let server = to.thread("udp bind", move || -> Result<UdpSocket> {
+        let socket = UdpSocket::bind(dest).map_err(io("binding"))?;
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .map_err(io("setting a read timeout on"))?;
+        Ok(socket)
+    })?;
+    let server = join(server)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_stop = stop.clone();
+    let echo = std::thread::Builder::new()
+        .name("udp echo".into())
+        .spawn(move || {
+            let mut buf = [0u8; 64];
+            while !server_stop.load(Ordering::Relaxed) {
+                if let Ok((n, peer)) = server.recv_from(&mut buf) {
+                    let _ = server.send_to(buf.get(..n).unwrap_or_default(), peer);
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting a thread for", "udp echo", e))?;
+    let client = from.thread("udp probe", move || -> Result<Vec<Option<Duration>>> {
+        let socket = UdpSocket::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))
+            .map_err(io("binding a client for"))?;
+        socket.connect(dest).map_err(io("connecting to"))?;
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| io("asking for SO_TIMESTAMPNS on")(e.into()))?;
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .map_err(io("setting a read timeout on"))?;
+        let receiver = socket.try_clone().map_err(io("cloning the socket for"))?;
+        let replies = std::thread::spawn(move || collect_replies(&receiver, count, interval));
+        let start = Instant::now();
+        for seq in 0..count {
+            let due = start + interval * u32::try_from(seq).unwrap_or(u32::MAX);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let sent = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(0));
+            let mut payload = [0u8; 16];
+            payload[..8].copy_from_slice(&(seq as u64).to_be_bytes());
+            payload[8..].copy_from_slice(&sent.to_be_bytes());
+            // A full socket buffer loses this probe; it counts as lost.
+            let _ = socket.send(&payload);
+        }
+        replies
+            .join()
+            .map_err(|_| Error::Config("the UDP reply thread panicked".into()))
+    })?;
+    let rtts = join(client);
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+    Ok(Pings {
+        sent: count,
+        rtts: rtts?.into_iter().flatten().collect(),
+    })
+}
+
+/// Reads echoes until all `count` came back or [`UDP_DRAIN`] after the
+/// last was due; each round trip is indexed by its sequence number.
+fn collect_replies(socket: &UdpSocket, count: usize, interval: Duration) -> Vec<Option<Duration>> {
+    let mut rtts = vec![None; count];
+    let deadline = Instant::now() + interval * u32::try_from(count).unwrap_or(u32::MAX) + UDP_DRAIN;
+    let mut buf = [0u8; 64];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut got = 0;
+    while got < count && Instant::now() < deadline {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let Ok(msg) = recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        ) else {
+            continue;
+        };
+        let mut stamp = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                    stamp = u64::try_from(ts.tv_sec())
+                        .ok()
+                        .zip(u64::try_from(ts.tv_nsec()).ok())
+                        .map(|(s, ns)| s * 1_000_000_000 + ns);
+                }
+            }
+        }
+        if msg.bytes < 16 {
+            continue;
+        }
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(buf.get(i..i + 8).unwrap_or(&[0; 8]));
+            u64::from_be_bytes(w)
+        };
+        let (seq, sent) = (word(0), word(8));
+        if let (Some(slot), Some(stamp)) = (
+            usize::try_from(seq).ok().and_then(|s| rtts.get_mut(s)),
+            stamp,
+        ) && slot.is_none()
+        {
+            *slot = Some(Duration::from_nanos(stamp.saturating_sub(sent)));
+            got += 1;
+        }
+    }
+    rtts
 }
 
 /// How the TCP sender paces itself and when it stops.

@@ -53,9 +53,13 @@ fn main() -> Result<()> {
             "stream-delay",
             "rates",
             "stream-secs",
+            "timer-probe",
         ],
         &["no-build"],
     )?;
+    if let Some(n) = args.opt::<usize>("timer-probe")? {
+        return timer_probe(n);
+    }
     let list = |name: &str, default: &str| -> Result<Vec<u64>> {
         let text: String = args.get(name, default.to_string())?;
         text.split(',')
@@ -81,6 +85,7 @@ fn main() -> Result<()> {
     }
 
     let lab = Lab::new("bench-delay")?;
+    machine_timers("at start")?;
     baseline(&lab, pings)?;
 
     println!("\n## ping at 1 ms intervals ({pings} pings per row)");
@@ -108,9 +113,48 @@ fn main() -> Result<()> {
             stream_row(&lab, priority, stream_delay, rate, stream_secs)?;
         }
     }
+    machine_timers("at end")?;
     println!(
         "\nload average at end: {}",
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+    );
+    Ok(())
+}
+
+/// Sleeps of 1 ms taken by a SCHED_FIFO thread: how late the machine
+/// wakes a real-time thread, the floor under the line's own lateness.
+fn machine_timers(when: &str) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let out = lab::process::run_command(
+        std::process::Command::new("chrt")
+            .args(["-f", "10"])
+            .arg(exe)
+            .args(["--timer-probe", "5000"]),
+    )?;
+    println!("SCHED_FIFO 1 ms sleeps {when}: {}", out.trim());
+    Ok(())
+}
+
+/// The `--timer-probe N` sub-mode: N sleeps of 1 ms, lateness
+/// percentiles.
+fn timer_probe(n: usize) -> Result<()> {
+    nix::sys::prctl::set_timerslack(1000)?;
+    let mut late: Vec<u64> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            std::thread::sleep(PING_INTERVAL);
+            let over = start.elapsed().saturating_sub(PING_INTERVAL);
+            u64::try_from(over.as_micros()).unwrap_or(u64::MAX)
+        })
+        .collect();
+    late.sort_unstable();
+    println!(
+        "{n} sleeps, late p50 {} / p99 {} / p99.9 {} / max {} µs, {} over 1 ms",
+        percentile(&late, 50.0),
+        percentile(&late, 99.0),
+        percentile(&late, 99.9),
+        late.last().copied().unwrap_or(0),
+        late.iter().filter(|l| **l > 1000).count()
     );
     Ok(())
 }
@@ -247,8 +291,9 @@ fn lateness_text(report: &serde_json::Value) -> String {
         .filter_map(|d| report[d]["late_max_us"].as_u64())
         .max()
         .unwrap_or(0);
+    let faults = report["major_faults"].as_u64().unwrap_or(0);
     format!(
-        "{} / {} / {} / {}, {max}",
+        "{} / {} / {} / {}, {max} ({faults} major faults)",
         hist("le50"),
         hist("le100") + hist("le200"),
         hist("le500") + hist("le1000"),

@@ -105,18 +105,22 @@ fn main() -> Result<()> {
         "\n## TCP stream over {stream_delay} ms one way ({stream_secs} s per row, pings at 1 ms alongside)"
     );
     println!(
-        "| SCHED_FIFO | target Mbit/s | goodput Mbit/s | intact | ping replies | ping − 2×delay p50 / p99 / max µs | UDP replies | UDP − 2×delay min / p50 / p99 / max µs | line late ≤50µs / ≤200µs / ≤1ms / >1ms, max µs | queue drops | socket drops | TCP retrans | line CPU % |"
+        "| SCHED_FIFO | spin µs | target Mbit/s | goodput Mbit/s | intact | ping replies | ping − 2×delay p50 / p99 / max µs | UDP replies | UDP − 2×delay min / p50 / p99 / max µs | line late ≤50µs / ≤200µs / ≤1ms / >1ms, max µs | queue drops | socket drops | TCP retrans | line CPU % |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &priority in &priorities {
-        for &rate in &rates {
-            stream_row(&lab, priority, stream_delay, rate, stream_secs)?;
+        for &spin in &spins {
+            for &rate in &rates {
+                stream_row(&lab, (priority, spin), stream_delay, rate, stream_secs)?;
+            }
         }
     }
     machine_timers("at end")?;
     println!(
         "\nload average at end: {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     Ok(())
 }
@@ -292,8 +296,12 @@ fn lateness_text(report: &serde_json::Value) -> String {
         .max()
         .unwrap_or(0);
     let faults = report["major_faults"].as_u64().unwrap_or(0);
+    let rx_lag = dirs
+        .iter()
+        .filter_map(|d| report[d]["rx_lag_over_1ms"].as_u64())
+        .sum::<u64>();
     format!(
-        "{} / {} / {} / {}, {max} ({faults} major faults)",
+        "{} / {} / {} / {}, {max} ({rx_lag} read >1 ms after arrival; {faults} major faults)",
         hist("le50"),
         hist("le100") + hist("le200"),
         hist("le500") + hist("le1000"),
@@ -323,10 +331,18 @@ fn retransmits(ns: &Netns) -> Result<u64> {
         .context("no Tcp RetransSegs in /proc/net/snmp")
 }
 
-fn stream_row(lab: &Lab, priority: u64, delay: u64, rate_mbit: u64, secs: u64) -> Result<()> {
-    let (a, b, mut link) = topology(lab, &spec(priority, delay, 0)?)?;
+fn stream_row(
+    lab: &Lab,
+    (priority, spin): (u64, u64),
+    delay: u64,
+    rate_mbit: u64,
+    secs: u64,
+) -> Result<()> {
+    let (a, b, mut link) = topology(lab, &spec(priority, delay, spin)?)?;
     let pid = link.pid().context("the userspace line has a PID")?;
-    let middle = link.middle().context("the userspace line has a namespace")?;
+    let middle = link
+        .middle()
+        .context("the userspace line has a namespace")?;
     let kernel_rx0 = rx_packets(middle, "la")? + rx_packets(middle, "lb")?;
     let retrans0 = retransmits(&a)?;
     let duration = Duration::from_secs(secs);
@@ -334,8 +350,7 @@ fn stream_row(lab: &Lab, priority: u64, delay: u64, rate_mbit: u64, secs: u64) -
     let ((stream, p, u), cpu) = with_cpu(pid, || {
         std::thread::scope(|scope| {
             let pinger = scope.spawn(|| ping(&a, B, count, PING_INTERVAL));
-            let udp =
-                scope.spawn(|| udp_echo(&a, &b, SocketAddr::new(B, 7), count, PING_INTERVAL));
+            let udp = scope.spawn(|| udp_echo(&a, &b, SocketAddr::new(B, 7), count, PING_INTERVAL));
             let stream = tcp_stream(
                 &a,
                 &b,
@@ -364,14 +379,17 @@ fn stream_row(lab: &Lab, priority: u64, delay: u64, rate_mbit: u64, secs: u64) -
     // Every frame the kernel took in that the line never read was dropped
     // at its socket (buffer full).
     let socket_drops = (kernel_rx1 - kernel_rx0).saturating_sub(sum("received"));
-    ensure!(stream.received > 0, "the stream carried nothing: {stream:?}");
+    ensure!(
+        stream.received > 0,
+        "the stream carried nothing: {stream:?}"
+    );
     let target = if rate_mbit == 0 {
         "unpaced".to_string()
     } else {
         rate_mbit.to_string()
     };
     println!(
-        "| {} | {target} | {:.1} | {} | {}/{} | {} | {}/{} | {} | {} | {} | {socket_drops} | {retrans} | {cpu:.1} |",
+        "| {} | {spin} | {target} | {:.1} | {} | {}/{} | {} | {}/{} | {} | {} | {} | {socket_drops} | {retrans} | {cpu:.1} |",
         priority_text(priority),
         stream.mbit_per_s(),
         if stream.intact() { "yes" } else { "NO" },

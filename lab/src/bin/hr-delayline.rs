@@ -89,11 +89,9 @@ fn main() -> Result<()> {
         config.impairment.loss,
         config.spin
     );
-    loop {
-        match signals.wait().context("waiting for signals")? {
-            Signal::SIGUSR1 => println!("{}", running.report()),
-            _ => break,
-        }
+    // SIGUSR1 prints the counters; SIGTERM or SIGINT ends the loop.
+    while signals.wait().context("waiting for signals")? == Signal::SIGUSR1 {
+        println!("{}", running.report());
     }
     let mut report = running.stop().context("stopping the delay line")?;
     report["major_faults"] = major_faults().into();

@@ -107,6 +107,11 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     /// Frames without a usable kernel timestamp (received time used).
     pub unstamped: AtomicU64,
+    /// Longest time from a frame's kernel stamp to its read by the
+    /// receiving thread, in ns (softirq or thread scheduling delay).
+    pub rx_lag_max_ns: AtomicU64,
+    /// Frames read more than 1 ms after their kernel stamp.
+    pub rx_lag_over_1ms: AtomicU64,
     /// The latest a frame left after its departure time, in ns.
     pub late_max_ns: AtomicU64,
     /// Frames per lateness bucket ([`LATE_BUCKETS_US`]).
@@ -127,12 +132,22 @@ impl Counters {
             "truncated": get(&self.truncated),
             "send_errors": get(&self.send_errors),
             "unstamped": get(&self.unstamped),
+            "rx_lag_max_us": get(&self.rx_lag_max_ns) / 1000,
+            "rx_lag_over_1ms": get(&self.rx_lag_over_1ms),
             "late_max_us": get(&self.late_max_ns) / 1000,
             "late_hist_us": {
                 "le50": hist.first(), "le100": hist.get(1), "le200": hist.get(2),
                 "le500": hist.get(3), "le1000": hist.get(4), "over1000": hist.get(5),
             },
         })
+    }
+
+    fn record_rx_lag(&self, lag: Duration) {
+        let ns = u64::try_from(lag.as_nanos()).unwrap_or(u64::MAX);
+        self.rx_lag_max_ns.fetch_max(ns, Ordering::Relaxed);
+        if lag > Duration::from_millis(1) {
+            self.rx_lag_over_1ms.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn record_lateness(&self, late: Duration) {
@@ -362,6 +377,7 @@ fn receive_loop(
             Instant::now()
         });
         counters.received.fetch_add(1, Ordering::Relaxed);
+        counters.record_rx_lag(received.elapsed());
         counters
             .received_bytes
             .fetch_add(len as u64, Ordering::Relaxed);
@@ -399,7 +415,7 @@ fn receive_loop(
 fn receive(
     socket: &Socket,
     buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
+    cmsg: &mut [u8],
 ) -> std::io::Result<(usize, bool, Option<SystemTime>)> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<LinkAddr>(

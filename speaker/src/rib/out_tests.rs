@@ -415,3 +415,49 @@ fn export_all_skips_what_a_peer_is_never_sent_yet_withdraws_a_fresh_dump() {
     assert!(out.iter().all(|(id, _)| *id != tor), "{out:?}");
     assert!(rib.advertised_to(rr).next().is_none());
 }
+
+#[test]
+fn a_held_end_of_rib_follows_the_routes_originated_before_its_release() {
+    let mut rib = rib();
+    rib.hold_end_of_rib();
+    let id = rib
+        .add_peer(PeerConfig {
+            address: "192.0.2.9".parse().unwrap(),
+            asn: LOCAL_AS,
+            policy: PeerPolicy::default(),
+        })
+        .unwrap();
+    let session = || {
+        let mut s = SessionInfo::new("192.0.2.9".parse().unwrap(), ibgp_context());
+        s.local_v4 = Some("192.0.2.5".parse().unwrap());
+        s
+    };
+    let dump = rib.session_up(id, session()).unwrap();
+    assert!(
+        dump.iter().all(|u| u.end_of_rib_family().is_none()),
+        "End-of-RIB sent while held: {dump:?}"
+    );
+    // The restarted daemon finds its VM and originates it...
+    rib.originate(
+        net("10.1.1.5/32"),
+        PathAttrs::local(Mobility::new(4, false)),
+    );
+    let changes = rib.take_changes();
+    let routes = rib.export(id, &changes);
+    assert_eq!(announced_prefixes(&routes), vec![net("10.1.1.5/32")]);
+    // ...then releases End-of-RIB: one per family of the session, once.
+    let released = rib.release_end_of_rib();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].0, id);
+    assert!(!released[0].1.is_empty());
+    assert!(
+        released[0]
+            .1
+            .iter()
+            .all(|u| u.end_of_rib_family().is_some())
+    );
+    assert!(rib.release_end_of_rib().is_empty(), "released twice");
+    // Sessions coming up afterwards get theirs at once.
+    let again = rib.session_up(id, session()).unwrap();
+    assert!(again.iter().any(|u| u.end_of_rib_family().is_some()));
+}

@@ -16,7 +16,7 @@
 //! (`target/<profile>/bench-*`) and for a test
 //! (`target/<profile>/deps/<test>`).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -412,6 +412,8 @@ pub struct Vm {
     pub tap: Iface,
     pub mac: Mac,
     pub address: Ipv4Addr,
+    /// Set by [`Vm::add_ipv6`].
+    pub address6: Option<Ipv6Addr>,
 }
 
 impl Vm {
@@ -438,21 +440,42 @@ impl Vm {
             tap: link.b,
             mac,
             address,
+            address6: None,
         })
     }
 
+    /// Gives the VM an IPv6 address (/64, no DAD) and a default route via
+    /// the anycast gateway's link-local address.
+    pub fn add_ipv6(&mut self, address: Ipv6Addr, gateway_ll: &str) -> Result<()> {
+        self.netns.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{address}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
+        self.netns.ip(&[
+            "-6", "route", "add", "default", "via", gateway_ll, "dev", "eth0",
+        ])?;
+        self.address6 = Some(address);
+        Ok(())
+    }
+
     /// Sends a RARP and a gratuitous ARP for its address from eth0, as
-    /// QEMU's announcement after a live migration does.
+    /// QEMU's announcement after a live migration does, and an unsolicited
+    /// neighbour advertisement for its IPv6 address if it has one.
     pub fn announce(&self) -> Result<()> {
         let mac = agent::detect::MacAddr(self.mac.0);
-        send_frames(
-            &self.netns,
-            "eth0",
-            &[
-                agent::detect::announce::build::rarp(mac),
-                agent::detect::announce::build::gratuitous_arp(mac, self.address),
-            ],
-        )
+        let mut frames = vec![
+            agent::detect::announce::build::rarp(mac),
+            agent::detect::announce::build::gratuitous_arp(mac, self.address),
+        ];
+        if let Some(v6) = self.address6 {
+            frames.push(agent::detect::announce::build::unsolicited_na(mac, v6));
+        }
+        send_frames(&self.netns, "eth0", &frames)
     }
 
     /// Sends one gratuitous ARP for its address from eth0: a single frame,
@@ -508,10 +531,13 @@ pub fn send_frames(netns: &Netns, ifname: &str, frames: &[Vec<u8>]) -> Result<()
     Ok(())
 }
 
-/// The kernel's route for `prefix` of protocol 200 (ours) in `netns`, as
-/// `ip -j route` prints it.
+/// The kernel's route for `prefix` (IPv4 or IPv6) of protocol 200 (ours)
+/// in `netns`, as `ip -j route` prints it.
 pub fn kernel_route(netns: &Netns, prefix: &str) -> Result<Option<Value>> {
-    let out = netns.ip(&["-j", "route", "show", "exact", prefix, "proto", "200"])?;
+    let family = if prefix.contains(':') { "-6" } else { "-4" };
+    let out = netns.ip(&[
+        family, "-j", "route", "show", "exact", prefix, "proto", "200",
+    ])?;
     let text = if out.trim().is_empty() { "[]" } else { &out };
     let routes: Value = serde_json::from_str(text)
         .map_err(|e| Error::parse("`ip -j route show`", format!("{e}: {out}")))?;

@@ -29,8 +29,25 @@
 //! same run.
 //!
 //! [`daemon`] runs the real `hostroute` daemon in a hypervisor namespace
-//! and VMs as namespaces behind a tap-like veth, for the agent tests, the
-//! agent benchmarks and demos.
+//! and VMs as namespaces behind a tap-like veth, for the agent tests and
+//! the agent benchmarks; [`fabric`] puts several such hypervisors on one
+//! bridge with full-mesh iBGP, and [`wire`] watches a namespace's frames
+//! with kernel timestamps and cuts BGP UPDATEs out of its TCP segments.
+//!
+//! The demo lab builds on these: a [`topology`] (TOML, or the built-in
+//! demo topology) becomes a [`scenario::Deployment`] in hostroute or
+//! L2-stretch mode: namespaces, [`wan`] links, site [`router`]s (BIRD or
+//! FRR), a [`hypervisor`] agent per hypervisor (today `hr-speakerd` with the
+//! lab doing the gateway), [`vm`]s, and a [`state`] file so the `lab`
+//! binary ([`cli`]) can act from another shell. [`migrate`] moves a VM;
+//! [`measure`], [`path`], [`plot`] and [`demo`] measure and report it.
+//!
+//! ```text
+//!   Topology ──> Deployment ──migrate──> MoveRecord
+//!                   │  threads inside namespaces (nsthread): ICMP prober,
+//!                   │  TCP stream, netlink route monitors
+//!                   └──> demo: table, lab-demo.json, lab-demo-rtt.svg
+//! ```
 //!
 //! Waiting is always bounded: [`wait_until`] polls a condition for at most
 //! a given time, and every daemon launcher waits for its control socket
@@ -40,15 +57,30 @@
 
 pub mod bench;
 pub mod bfd_bench;
+pub mod cli;
 pub mod daemon;
+pub mod demo;
 pub mod error;
 pub mod fabric;
+pub mod hypervisor;
 pub mod link;
+pub mod measure;
+pub mod migrate;
 pub mod netns;
+pub mod nsthread;
+pub mod path;
 pub mod peers;
+pub mod plot;
 pub mod process;
 pub mod rawbgp;
+pub mod router;
 pub mod run;
+pub mod scenario;
+pub mod state;
+pub mod stretch;
+pub mod topology;
+pub mod vm;
+pub mod wan;
 pub mod wire;
 
 pub use error::{Error, Result};

@@ -25,6 +25,11 @@ pub struct SpeakerConfig {
     pub listen: Vec<SocketAddr>,
     #[serde(default)]
     pub neighbors: Vec<NeighborConfig>,
+    /// Hold End-of-RIB back from every session until
+    /// [`crate::SpeakerHandle::release_end_of_rib`] (a restart: the daemon
+    /// is still finding its local routes).
+    #[serde(default)]
+    pub defer_end_of_rib: bool,
 }
 
 fn default_listen() -> Vec<SocketAddr> {
@@ -137,6 +142,7 @@ impl SpeakerConfig {
             asn,
             listen: default_listen(),
             neighbors: Vec::new(),
+            defer_end_of_rib: false,
         }
     }
 

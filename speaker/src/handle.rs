@@ -1,7 +1,7 @@
 //! The daemon's handle on a running speaker: originate and withdraw host
 //! routes, follow route changes, inspect peers and the RIB.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -24,6 +24,7 @@ pub(crate) enum Command {
     Withdraw {
         prefix: IpNet,
     },
+    ReleaseEndOfRib,
     Liveness {
         neighbor: IpAddr,
         up: bool,
@@ -149,6 +150,13 @@ pub struct PathView {
     pub path_id: u32,
     /// Why this path lost to the best one.
     pub lost_on: Option<String>,
+    /// Seconds since it was received or originated, or since its
+    /// attributes last changed (an identical re-announcement, as after a
+    /// route refresh or graceful restart, is not a change).
+    pub age_secs: u32,
+    /// The router it comes from: ORIGINATOR_ID if present, else the
+    /// neighbour's BGP identifier; `None` for our own routes.
+    pub origin_router_id: Option<Ipv4Addr>,
     pub attrs: PathAttrs,
 }
 
@@ -211,6 +219,16 @@ impl SpeakerHandle {
             .map_err(|_| Stopped)
     }
 
+    /// Sends the End-of-RIB markers held back by
+    /// [`crate::SpeakerConfig::defer_end_of_rib`]; later sessions get theirs
+    /// at once.
+    pub async fn release_end_of_rib(&self) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::ReleaseEndOfRib)
+            .await
+            .map_err(|_| Stopped)
+    }
+
     /// Route changes and peer events from now on. A subscriber that falls
     /// more than the channel's capacity behind gets `Lagged` and should
     /// re-read the table with [`SpeakerHandle::routes`].
@@ -265,7 +283,9 @@ impl SpeakerHandle {
     /// ones (any setting differs) restarted with Cease / Other
     /// Configuration Change, and unchanged ones left alone. BFD sessions
     /// follow; a changed neighbour whose BFD settings did not change keeps
-    /// its session and its liveness.
+    /// its session and its liveness. Calls must not overlap (the daemon
+    /// makes them one SIGHUP at a time): each one's BFD part runs after
+    /// its BGP part, outside the owner task.
     pub async fn set_neighbors(
         &self,
         neighbors: Vec<NeighborConfig>,

@@ -41,14 +41,12 @@ use crate::bgp::conn::{ConnEvent, ConnIo};
 use crate::bgp::sockopt;
 use crate::bgp::{ConnId, Input, Output, Peer, PeerInput, PeerOutput};
 use crate::config::{ConfigError, NeighborConfig, SpeakerConfig};
-use crate::handle::{
-    Command, PathView, PeerReport, RibSummary, RouteReport, SpeakerEvent, SpeakerHandle,
-    source_name,
-};
+use crate::handle::{Command, RibSummary, SpeakerEvent, SpeakerHandle};
 use crate::rib::out::SessionInfo;
 use crate::rib::{PeerConfig, Rib, RibConfig, SessionAction};
 
 mod reconfig;
+mod reports;
 mod slots;
 
 use slots::{PeerSlot, Slots};
@@ -91,6 +89,9 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         local_asn: config.asn,
         router_id: config.router_id,
     });
+    if config.defer_end_of_rib {
+        rib.hold_end_of_rib();
+    }
     let mut peers = Slots::default();
     for n in &config.neighbors {
         let source = rib.add_peer(PeerConfig {
@@ -111,6 +112,7 @@ pub async fn spawn(config: SpeakerConfig) -> Result<SpeakerHandle, StartError> {
         connect_tx,
         events: events.clone(),
         listeners,
+        started: Instant::now(),
         next_inbound: 0,
         work: VecDeque::new(),
         scratch: Vec::new(),
@@ -209,6 +211,8 @@ struct Owner {
     /// The listening sockets, for the TCP-MD5 keys and GTSM of neighbours
     /// added or removed at run time.
     listeners: Vec<Arc<TcpListener>>,
+    /// The RIB's clock counts from here.
+    started: Instant,
     next_inbound: u64,
     /// FSM inputs waiting to be fed, so outputs never recurse.
     work: VecDeque<(usize, PeerInput)>,
@@ -303,8 +307,16 @@ impl Owner {
         self.process();
     }
 
+    /// Sets the RIB's clock, which stamps each path it sets: whole
+    /// seconds since the speaker started (a `u32` lasts 136 years).
+    fn tick(&mut self) {
+        let secs = self.started.elapsed().as_secs();
+        self.rib.set_clock(u32::try_from(secs).unwrap_or(u32::MAX));
+    }
+
     /// Feeds queued inputs to the FSMs and carries out their outputs.
     fn process(&mut self) {
+        self.tick();
         loop {
             while let Some((i, input)) = self.work.pop_front() {
                 let Some(slot) = self.peers.get_mut(i) else {
@@ -625,12 +637,27 @@ impl Owner {
     }
 
     fn command(&mut self, cmd: Command) {
+        self.tick();
         match cmd {
             Command::Originate { prefix, attrs } => {
                 self.rib.originate(prefix, attrs);
             }
             Command::Withdraw { prefix } => {
                 self.rib.withdraw_local(prefix);
+            }
+            Command::ReleaseEndOfRib => {
+                // What was originated before goes out first.
+                self.flush();
+                for (source, updates) in self.rib.release_end_of_rib() {
+                    let Some(i) = usize::from(source.0).checked_sub(1) else {
+                        continue;
+                    };
+                    for u in updates {
+                        self.work
+                            .push_back((i, PeerInput::Session(Input::SendUpdate(u))));
+                    }
+                }
+                info!("End-of-RIB released to every session");
             }
             Command::Liveness { neighbor, up } => {
                 if let Some(i) = self.peers.position(neighbor) {
@@ -686,54 +713,6 @@ impl Owner {
                 io.flush();
             }
         }
-    }
-
-    fn peer_reports(&self) -> Vec<PeerReport> {
-        use proto::bgp::AfiSafi;
-        self.peers
-            .iter()
-            .map(|p| PeerReport {
-                neighbor: p.cfg.address,
-                remote_as: p.cfg.remote_as,
-                local_address: p
-                    .established
-                    .and_then(|c| p.conns.get(&c))
-                    .map(|c| c.local.to_string()),
-                prefixes_ipv4: self.rib.prefix_count(p.source, AfiSafi::IPV4_UNICAST),
-                prefixes_ipv6: self.rib.prefix_count(p.source, AfiSafi::IPV6_UNICAST),
-                uptime_secs: p.up_since.map(|t| t.elapsed().as_secs()),
-                fsm: p.fsm.snapshot(),
-            })
-            .collect()
-    }
-
-    fn route_reports(&self, filter: Option<ipnet::IpNet>) -> Vec<RouteReport> {
-        let mut prefixes: Vec<ipnet::IpNet> = self
-            .rib
-            .loc_rib()
-            .map(|(p, _)| p)
-            .filter(|p| filter.is_none_or(|f| f.contains(p)))
-            .collect();
-        prefixes.sort();
-        prefixes
-            .into_iter()
-            .map(|prefix| RouteReport {
-                prefix,
-                paths: self
-                    .rib
-                    .paths(&prefix)
-                    .into_iter()
-                    .map(|r| PathView {
-                        source: source_name(r.source, &self.neighbors),
-                        best: r.best,
-                        stale: r.stale,
-                        path_id: r.path_id,
-                        lost_on: r.lost_on.map(|l| format!("{l:?}")),
-                        attrs: (*r.attrs).clone(),
-                    })
-                    .collect(),
-            })
-            .collect()
     }
 }
 

@@ -145,7 +145,10 @@ async fn a_neighbor_removed_and_added_again_starts_afresh_and_local_routes_stay(
     assert_eq!(report.added, addrs(&["192.0.2.2"]));
     let routes = speaker.routes(None).await.unwrap();
     assert_eq!(routes.len(), 1);
-    assert_eq!(routes[0].paths[0].source, "local");
+    let local = &routes[0].paths[0];
+    assert_eq!(local.source, "local");
+    assert_eq!(local.origin_router_id, None);
+    assert!(local.age_secs <= 1, "just originated: {}", local.age_secs);
     let peers = speaker.peers().await.unwrap();
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].prefixes_ipv4, 0);

@@ -2,7 +2,7 @@
 //! best path, policy, and BFD (RFC 5880/5881/5883) on its own thread.
 //!
 //! ```text
-//!                       SpeakerHandle (originate, withdraw, subscribe, inspect)
+//!          SpeakerHandle (originate, withdraw, subscribe, inspect, set_neighbors)
 //!                              |
 //!   TCP peers <--> conn tasks <--> owner task: Peer FSMs + Rib + policy --> SpeakerEvent
 //!                                   (instance.rs)                            (FIB, agent)

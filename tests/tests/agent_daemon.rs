@@ -34,8 +34,9 @@ fn fabric_address(i: u8) -> Ipv4Addr {
 
 /// The fabric and three hypervisors running the daemon.
 struct Site {
-    hv: Vec<Netns>,
+    // Declared first: the daemons stop before their namespaces go.
     daemons: Vec<Daemon>,
+    hv: Vec<Netns>,
     _sw: Netns,
 }
 
@@ -65,6 +66,17 @@ fn site_with(lab: &Lab, left: &mut Leftovers, extra: &str, mesh: Mesh) -> Result
         let link = lab::veth(&ns, "up0", &sw, &port)?;
         link.a
             .add_addr(format!("{}/24", fabric_address(i)).parse()?)?;
+        link.a
+            .add_addr(format!("2001:db8:ff::{}/64", 10 + i).parse()?)?;
+        ns.ip(&[
+            "-6",
+            "addr",
+            "change",
+            &format!("2001:db8:ff::{}/64", 10 + i),
+            "dev",
+            "up0",
+            "nodad",
+        ])?;
         link.a.up()?;
         link.b.up()?;
         sw.ip(&["link", "set", &port, "master", "br0"])?;
@@ -133,8 +145,10 @@ fn a_vm_appears_is_advertised_and_is_withdrawn_when_its_interface_goes() {
         "agent-appear",
         |lab, left| {
             let s = site(lab, left, "")?;
-            let vm = Vm::create(lab, "vm1", &s.hv[0], VM1, [0x52, 0x54, 0, 0, 1, 5])?;
+            let mut vm = Vm::create(lab, "vm1", &s.hv[0], VM1, [0x52, 0x54, 0, 0, 1, 5])?;
             left.names.push(vm.netns.name().to_owned());
+            // fe80::ecee:eeff:feee:eeee: the link-local of the anycast MAC.
+            vm.add_ipv6("2001:db8:1::5".parse()?, "fe80::ecee:eeff:feee:eeee")?;
             vm.announce()?;
             let prefix = "10.1.1.5/32";
             let local = s.daemons[0].wait_best("hv1: local route", prefix, CONVERGE, |p| {
@@ -154,12 +168,31 @@ fn a_vm_appears_is_advertised_and_is_withdrawn_when_its_interface_goes() {
             // hv1's kernel: the VM's host route out of its tap.
             let r = kernel_route(&s.hv[0], prefix)?.context("hv1 has no local route")?;
             ensure!(r["dev"] == "tap-vm1", "{r}");
+            // IPv6: the /128 from the unsolicited NA, over the same
+            // (IPv4) sessions, next hop hv1's global fabric address.
+            let p6 = s.daemons[2].wait_best(
+                "the /128 from hv1",
+                "2001:db8:1::5/128",
+                CONVERGE,
+                |p| next_hop(p).as_deref() == Some("2001:db8:ff::11"),
+            )?;
+            ensure!(sequence(p6.as_ref()) == Some(0), "{p6:?}");
+            common::wait_for("hv3's kernel /128 via hv1", CONVERGE, || {
+                Ok(kernel_route(&s.hv[2], "2001:db8:1::5/128")?
+                    .is_some_and(|r| r["gateway"] == "2001:db8:ff::11"))
+            })?;
             // `show vms` lists it, advertised with sequence 0.
             let vms = s.daemons[0].show(&["vms"])?;
             let row = &vms[0];
             ensure!(row["interface"] == "tap-vm1", "{vms}");
-            ensure!(row["addresses"][0]["address"] == "10.1.1.5", "{vms}");
-            ensure!(row["addresses"][0]["advertised"] == true, "{vms}");
+            let addresses = row["addresses"].as_array().cloned().unwrap_or_default();
+            ensure!(addresses.len() == 2, "{vms}");
+            ensure!(
+                addresses
+                    .iter()
+                    .all(|a| a["advertised"] == true && a["sequence"] == 0),
+                "{vms}"
+            );
             // The VM reaches its anycast gateway.
             vm.netns
                 .run("ping", &["-c", "1", "-W", "2", "10.1.1.1"])
@@ -169,6 +202,12 @@ fn a_vm_appears_is_advertised_and_is_withdrawn_when_its_interface_goes() {
             vm.tap.clone().delete()?;
             for i in 0..3usize {
                 s.daemons[i].wait_best("the /32 withdrawn", prefix, CONVERGE, |p| p.is_none())?;
+                s.daemons[i].wait_best(
+                    "the /128 withdrawn",
+                    "2001:db8:1::5/128",
+                    CONVERGE,
+                    |p| p.is_none(),
+                )?;
             }
             common::wait_for("kernel routes removed", CONVERGE, || {
                 Ok(kernel_route(&s.hv[1], prefix)?.is_none()

@@ -235,6 +235,8 @@ impl AgentConfig {
             asn: self.asn,
             listen: self.listen.clone(),
             neighbors: self.peers.iter().map(|p| self.neighbor(p)).collect(),
+            // Set by the daemon when it finds it is restarting.
+            defer_end_of_rib: false,
         }
     }
 

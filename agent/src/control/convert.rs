@@ -63,9 +63,9 @@ pub fn route_row(
         .iter()
         .map(|p| {
             let attrs = &p.attrs;
-            let origin = match (p.source.as_str(), attrs.originator_id) {
+            let origin = match (p.source.as_str(), p.origin_router_id) {
+                ("local", _) => "local".to_string(),
                 (_, Some(id)) => id.to_string(),
-                ("local", None) => "local".to_string(),
                 (source, None) => {
                     router_id_of(source).map_or_else(|| source.to_string(), |id| id.to_string())
                 }
@@ -88,7 +88,7 @@ pub fn route_row(
                 sequence: attrs.mobility.map(|m| m.sequence.0),
                 static_flag: attrs.mobility.is_some_and(|m| m.is_static),
                 origin,
-                age_secs: None,
+                age_secs: Some(u64::from(p.age_secs)),
                 as_path: attrs.as_path.to_string(),
                 local_pref: attrs.local_pref,
                 med: attrs.med,

@@ -22,6 +22,11 @@ use controller::Controller;
 use requests::Identity;
 use run::{DaemonError, Sig, Signals};
 
+/// After a restart, End-of-RIB waits for this long without a sighting...
+const EOR_QUIET: Duration = Duration::from_millis(500);
+/// ...and never longer than this.
+const EOR_LONGEST: Duration = Duration::from_secs(10);
+
 /// How the daemon was started.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,12 +56,32 @@ pub async fn serve(options: Options, config: AgentConfig) -> Result<(), DaemonEr
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut config = config;
+    // A restart holds End-of-RIB back (run::start) until the detectors'
+    // first report has been advertised: released once no sighting came
+    // for EOR_QUIET, and after EOR_LONGEST at the latest.
+    let started = tokio::time::Instant::now();
+    let mut eor_pending = inputs.restarting;
+    let mut last_sighting = started;
     info!(router_id = %identity.router_id, asn = identity.asn,
         socket = %server.path().display(), "hostroute daemon running");
 
     loop {
         tokio::select! {
-            Some(sighting) = inputs.sightings.recv() => controller.sighting(sighting).await,
+            Some(sighting) = inputs.sightings.recv() => {
+                last_sighting = tokio::time::Instant::now();
+                controller.sighting(sighting).await;
+            }
+            () = tokio::time::sleep_until(
+                (last_sighting + EOR_QUIET).max(started + EOR_QUIET).min(started + EOR_LONGEST)
+            ), if eor_pending => {
+                eor_pending = false;
+                info!(after_ms = started.elapsed().as_millis() as u64,
+                    "local routes advertised: sending End-of-RIB");
+                if controller.speaker().release_end_of_rib().await.is_err() {
+                    error!("the BGP speaker stopped");
+                    break;
+                }
+            }
             event = inputs.events.recv() => match event {
                 Ok(event) => controller.speaker_event(event).await,
                 Err(RecvError::Lagged(lost)) => {

@@ -74,7 +74,13 @@ impl Controller {
                 Ok(Reply::Peers(
                     peers
                         .iter()
-                        .map(|p| peer_row(p, bfd.get(&p.neighbor).cloned(), Vec::new()))
+                        .map(|p| {
+                            peer_row(
+                                p,
+                                bfd.get(&p.neighbor).cloned(),
+                                p.fsm.session.capabilities.clone(),
+                            )
+                        })
                         .collect(),
                 ))
             }

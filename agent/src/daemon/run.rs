@@ -86,6 +86,9 @@ pub async fn start(mut settings: Settings) -> Result<(Controller, Inputs), Daemo
                 n.restarting = true;
             }
         }
+        // Peers sweep our stale routes on End-of-RIB: hold it until the
+        // detectors' first report of the VMs here has been advertised.
+        settings.speaker.defer_end_of_rib = true;
     }
     let speaker = speaker::spawn(settings.speaker.clone()).await?;
     let events = speaker.subscribe();
@@ -129,13 +132,23 @@ pub async fn start(mut settings: Settings) -> Result<(Controller, Inputs), Daemo
         mobility: Mobility::new(settings.mobility),
         pinned: settings.pinned.clone(),
     });
-    Ok((controller, Inputs { sightings, events }))
+    Ok((
+        controller,
+        Inputs {
+            sightings,
+            events,
+            restarting,
+        },
+    ))
 }
 
 /// The streams the owner loop reads.
 pub struct Inputs {
     pub sightings: mpsc::Receiver<Sighting>,
     pub events: broadcast::Receiver<speaker::SpeakerEvent>,
+    /// Routes of ours were in the kernel at start: End-of-RIB is held
+    /// until the VMs found here have been advertised.
+    pub restarting: bool,
 }
 
 type MakeDetector = fn(InterfaceMatcher) -> Result<Box<dyn Detector>, DetectError>;

@@ -15,8 +15,10 @@
 //!                echoes its request, so it maps back to a key
 //! ```
 //!
-//! Both sockets are `netlink-proto` connections driven by their own tokio
-//! task. The request socket uses the lower-level `ConnectionHandle` (not
+//! The request socket is a `netlink-proto` connection driven by its own
+//! tokio task; the monitor reads its socket itself, on a task of its own,
+//! and drops the events of our own requests by port id before decoding
+//! them. The request socket uses the lower-level `ConnectionHandle` (not
 //! `rtnetlink::Handle`) because only it sends many messages in one datagram
 //! (`request_batch`) and shows header flags (`NLM_F_DUMP_INTR`). The kernel
 //! handles a datagram's messages one after another inside `sendmsg`, so a
@@ -31,6 +33,8 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -47,10 +51,9 @@ use rtnetlink::packet_core::{
 };
 use rtnetlink::proto::{ConnectionHandle, ReplyExpectation};
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
+use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, Socket, SocketAddr, TokioSocket};
 use tokio::task::JoinHandle;
 
-use super::reconcile::RouteMap;
 use super::route::{Route, RouteKey, RouteKind, RouteParams};
 
 /// `RT_TABLE_COMPAT`: the header's table byte for tables above 255 (the
@@ -153,7 +156,7 @@ pub struct BatchOutcome {
 /// Our routes as a dump found them.
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
-    pub routes: RouteMap,
+    pub routes: Vec<Route>,
     /// Dumps thrown away because the kernel flagged them inconsistent.
     pub interrupted: u32,
 }
@@ -210,7 +213,7 @@ impl Kernel {
     pub async fn dump(&mut self) -> Result<Dump, KernelError> {
         let mut interrupted = 0;
         while interrupted < DUMP_ATTEMPTS {
-            let mut routes = RouteMap::new();
+            let mut routes = Vec::new();
             let mut consistent = true;
             for family in [AddressFamily::Inet, AddressFamily::Inet6] {
                 consistent &= self.dump_family(family, &mut routes).await?;
@@ -230,7 +233,7 @@ impl Kernel {
     async fn dump_family(
         &mut self,
         family: AddressFamily,
-        routes: &mut RouteMap,
+        routes: &mut Vec<Route>,
     ) -> Result<bool, KernelError> {
         let params = self.config.params;
         let mut request = RouteMessage::default();
@@ -256,7 +259,7 @@ impl Kernel {
                             && route.protocol == params.protocol
                             && route.table == params.table
                         {
-                            routes.insert(route.key(), route);
+                            routes.push(route);
                         }
                     }
                     NetlinkPayload::Error(e) if e.code.is_some() => {
@@ -275,59 +278,47 @@ impl Kernel {
 
     /// Installs or replaces each route (`NLM_F_REPLACE | NLM_F_CREATE`).
     pub async fn replace(&mut self, routes: &[Route]) -> Result<BatchOutcome, KernelError> {
-        let messages = routes.iter().map(|r| {
+        self.batch(routes, false, |r| {
             let mut m = NetlinkMessage::from(RouteNetlinkMessage::NewRoute(route_message(r)));
             m.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
             m
-        });
-        self.batch(messages.collect(), false).await
+        })
+        .await
     }
 
     /// Deletes each route by its exact key, and only if it is of our
     /// protocol; a route already gone (`ESRCH`, `ENOENT`) is a success.
     pub async fn delete(&mut self, routes: &[Route]) -> Result<BatchOutcome, KernelError> {
-        let messages = routes.iter().map(|r| {
+        self.batch(routes, true, |r| {
             let mut m = NetlinkMessage::from(RouteNetlinkMessage::DelRoute(delete_message(r)));
             m.header.flags = NLM_F_REQUEST | NLM_F_ACK;
             m
-        });
-        self.batch(messages.collect(), true).await
+        })
+        .await
     }
 
+    /// Sends `routes` as datagrams of `batch_size` messages, `in_flight` at
+    /// a time. Each datagram's messages are built only when it is sent, so
+    /// at most `in_flight` datagrams of messages exist at once, however
+    /// many routes there are.
     async fn batch(
         &mut self,
-        messages: Vec<NetlinkMessage<RouteNetlinkMessage>>,
+        routes: &[Route],
         delete: bool,
+        message: impl Fn(&Route) -> NetlinkMessage<RouteNetlinkMessage>,
     ) -> Result<BatchOutcome, KernelError> {
         let size = self.config.batch_size.max(1);
         let timeout = self.config.timeout;
         let ack_each = self.config.ack == AckMode::EachMessage;
-        let mut chunks = Vec::with_capacity(messages.len().div_ceil(size));
-        let mut messages = messages.into_iter().peekable();
-        while messages.peek().is_some() {
-            let chunk: Vec<_> = messages.by_ref().take(size).collect();
-            let last = chunk.len() - 1;
-            // With `AckMode::LastOfDatagram`, only the last message asks
-            // for an ACK; the kernel still answers every failure, and the
-            // NACKs reach the unsolicited stream before that ACK (they
-            // precede it on the socket).
-            let chunk: Vec<_> = chunk
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut m)| {
-                    if ack_each || i == last {
-                        (m, ReplyExpectation::Expected)
-                    } else {
-                        m.header.flags &= !NLM_F_ACK;
-                        (m, ReplyExpectation::NotExpected)
-                    }
-                })
-                .collect();
-            chunks.push(chunk);
-        }
         let handle = self.handle.clone();
-        let mut answers = futures::stream::iter(chunks)
-            .map(|chunk| {
+        let mut answers = futures::stream::iter((0..routes.len()).step_by(size))
+            .map(|start| {
+                let end = routes.len().min(start + size);
+                let chunk = datagram(
+                    routes.get(start..end).unwrap_or_default(),
+                    &message,
+                    ack_each,
+                );
                 let handle = handle.clone();
                 async move {
                     let mut responses = handle
@@ -386,6 +377,31 @@ impl Kernel {
     }
 }
 
+/// One datagram's messages for `routes`. With `AckMode::LastOfDatagram`
+/// (`ack_each` false), only the last message asks for an ACK; the kernel
+/// still answers every failure, and the NACKs reach the unsolicited stream
+/// before that ACK (they precede it on the socket).
+fn datagram(
+    routes: &[Route],
+    message: impl Fn(&Route) -> NetlinkMessage<RouteNetlinkMessage>,
+    ack_each: bool,
+) -> Vec<(NetlinkMessage<RouteNetlinkMessage>, ReplyExpectation)> {
+    let last = routes.len().saturating_sub(1);
+    routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            let mut m = message(route);
+            if ack_each || i == last {
+                (m, ReplyExpectation::Expected)
+            } else {
+                m.header.flags &= !NLM_F_ACK;
+                (m, ReplyExpectation::NotExpected)
+            }
+        })
+        .collect()
+}
+
 /// The errno values the service tells apart.
 pub mod errno {
     pub const ENOENT: i32 = 2;
@@ -405,11 +421,19 @@ pub enum KernelEvent {
 }
 
 /// The event socket, subscribed to IPv4 and IPv6 route changes.
+///
+/// A task of its own reads the socket and decodes only the events about
+/// our routes that our own requests did not cause: a notification's
+/// sender port is read from its header first, so the notifications of a
+/// large batch of ours are dropped undecoded as they arrive (while the
+/// service still waits for its ACKs) instead of queueing until it reads
+/// them.
 pub struct Monitor {
-    events: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
+    events: tokio::sync::mpsc::UnboundedReceiver<KernelEvent>,
     task: JoinHandle<()>,
-    params: RouteParams,
-    own_port: Option<u32>,
+    /// The port id whose requests' events are ignored; 0 for none (the
+    /// kernel's own changes come from port 0, ours never do).
+    own_port: Arc<AtomicU32>,
 }
 
 impl Drop for Monitor {
@@ -418,23 +442,55 @@ impl Drop for Monitor {
     }
 }
 
+/// Receive buffer for one notification datagram (a route notification is
+/// one message of at most a page or two).
+const MONITOR_DATAGRAM: usize = 64 << 10;
+
 impl Monitor {
     /// Subscribes to route events in the calling thread's namespace. Open
     /// it before dumping, so no change between the dump and the
     /// subscription is missed.
     pub fn open(config: &KernelConfig) -> Result<Monitor, KernelError> {
         use rtnetlink::MulticastGroup;
-        let (mut conn, _handle, events) = rtnetlink::new_multicast_connection(&[
-            MulticastGroup::Ipv4Route,
-            MulticastGroup::Ipv6Route,
-        ])?;
-        set_receive_buffer(conn.socket_mut().socket_mut(), config.monitor_rcvbuf)?;
-        let task = tokio::spawn(conn);
+        let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
+        let groups = [MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route]
+            .iter()
+            .fold(0u32, |mask, group| mask | 1 << (*group as u32 - 1));
+        socket.socket_mut().bind(&SocketAddr::new(0, groups))?;
+        set_receive_buffer(socket.socket_mut(), config.monitor_rcvbuf)?;
+        let own_port = Arc::new(AtomicU32::new(0));
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let params = config.params;
+        let port = Arc::clone(&own_port);
+        // When the socket fails the task ends and drops its sender, which
+        // ends `recv`.
+        let task = tokio::spawn(async move {
+            let mut datagram = Vec::with_capacity(MONITOR_DATAGRAM);
+            loop {
+                datagram.clear();
+                let sent = match socket.recv_from(&mut datagram).await {
+                    Ok(_) => {
+                        let own = port.load(Ordering::Relaxed);
+                        events_in(&datagram, &params, own, |event| tx.send(event).is_ok())
+                    }
+                    // The receive buffer overflowed: events were lost.
+                    Err(e) if e.raw_os_error() == Some(errno::ENOBUFS) => {
+                        tx.send(KernelEvent::Overrun).is_ok()
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "route event socket failed");
+                        false
+                    }
+                };
+                if !sent {
+                    break;
+                }
+            }
+        });
         Ok(Monitor {
             events,
             task,
-            params: config.params,
-            own_port: None,
+            own_port,
         })
     }
 
@@ -443,53 +499,83 @@ impl Monitor {
     /// and an echo that arrives after a newer request of ours for the same
     /// route would look like a change by someone else.
     pub fn ignore_requests_from(&mut self, port: u32) {
-        self.own_port = Some(port);
+        self.own_port.store(port, Ordering::Relaxed);
     }
 
     /// The next event about our routes (waits); `None` once the socket is
     /// gone.
     pub async fn recv(&mut self) -> Option<KernelEvent> {
-        loop {
-            let (message, _) = self.events.next().await?;
-            if let Some(event) = self.classify(message) {
-                return Some(event);
-            }
-        }
+        self.events.recv().await
     }
 
     /// The next event already received, without waiting.
     pub fn try_recv(&mut self) -> Option<KernelEvent> {
-        while let Ok((message, _)) = self.events.try_recv() {
-            if let Some(event) = self.classify(message) {
-                return Some(event);
+        self.events.try_recv().ok()
+    }
+}
+
+/// Calls `emit` with each event of one notification datagram that is
+/// about a route of ours (`params`' protocol and table) and not caused by
+/// `own_port` (0: none), skipping the latter before decoding them. Stops
+/// at a malformed message, and when `emit` returns `false` (then returns
+/// `false`).
+fn events_in(
+    datagram: &[u8],
+    params: &RouteParams,
+    own_port: u32,
+    mut emit: impl FnMut(KernelEvent) -> bool,
+) -> bool {
+    let mut rest = datagram;
+    // nlmsghdr: length u32, type u16, flags u16, sequence u32, port id u32.
+    while let (Some(len), Some(port)) = (rest.get(0..4), rest.get(12..16)) {
+        let len = u32::from_ne_bytes(len.try_into().unwrap_or_default());
+        let port = u32::from_ne_bytes(port.try_into().unwrap_or_default());
+        let Some(message) = usize::try_from(len)
+            .ok()
+            .filter(|len| *len >= 16)
+            .and_then(|len| rest.get(..len))
+        else {
+            break;
+        };
+        if own_port == 0 || port != own_port {
+            let event = NetlinkMessage::<RouteNetlinkMessage>::deserialize(message)
+                .ok()
+                .and_then(|m| classify(params, m));
+            if let Some(event) = event
+                && !emit(event)
+            {
+                return false;
             }
         }
-        None
+        rest = rest
+            .get(message.len().next_multiple_of(4)..)
+            .unwrap_or_default();
     }
+    true
+}
 
-    fn classify(&self, message: NetlinkMessage<RouteNetlinkMessage>) -> Option<KernelEvent> {
-        if self.own_port == Some(message.header.port_number) {
-            return None;
-        }
-        let (added, m) = match message.payload {
-            NetlinkPayload::Overrun(_) => return Some(KernelEvent::Overrun),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
-            _ => return None,
-        };
-        if m.header.flags.contains(RouteFlags::Cloned) {
-            return None;
-        }
-        let route = route_from_message(&m)?;
-        if route.protocol != self.params.protocol || route.table != self.params.table {
-            return None;
-        }
-        Some(if added {
-            KernelEvent::Added(route)
-        } else {
-            KernelEvent::Removed(route)
-        })
+/// The event a route notification is, if it is about a route of ours.
+fn classify(
+    params: &RouteParams,
+    message: NetlinkMessage<RouteNetlinkMessage>,
+) -> Option<KernelEvent> {
+    let (added, m) = match message.payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => (true, m),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => (false, m),
+        _ => return None,
+    };
+    if m.header.flags.contains(RouteFlags::Cloned) {
+        return None;
     }
+    let route = route_from_message(&m)?;
+    if route.protocol != params.protocol || route.table != params.table {
+        return None;
+    }
+    Some(if added {
+        KernelEvent::Added(route)
+    } else {
+        KernelEvent::Removed(route)
+    })
 }
 
 /// Sets a socket's receive buffer: `SO_RCVBUFFORCE` (past `rmem_max`;

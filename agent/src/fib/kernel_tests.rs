@@ -144,3 +144,67 @@ fn kernel_shapes_we_do_not_install_read_as_other() {
         Some(RouteKind::Other)
     );
 }
+
+/// A notification as the kernel multicasts it: `route` added (or deleted)
+/// by netlink port `port`.
+fn notification(route: &Route, added: bool, port: u32) -> Vec<u8> {
+    let body = if added {
+        RouteNetlinkMessage::NewRoute(route_message(route))
+    } else {
+        RouteNetlinkMessage::DelRoute(route_message(route))
+    };
+    let mut message = NetlinkMessage::from(body);
+    message.header.port_number = port;
+    message.finalize();
+    let mut bytes = vec![0; message.buffer_len()];
+    message.serialize(&mut bytes);
+    bytes
+}
+
+#[test]
+fn monitor_keeps_our_routes_changed_by_others_only() {
+    let p = params();
+    let ours = p.route(
+        "10.0.0.1/32".parse().unwrap(),
+        RouteKind::Via {
+            gateway: "192.0.2.2".parse().unwrap(),
+            ifindex: Some(2),
+        },
+    );
+    let mut other_protocol = ours;
+    other_protocol.protocol = 4;
+    let mut other_table = ours;
+    other_table.table = 100;
+    const OWN: u32 = 4242;
+    let mut datagram = Vec::new();
+    for (route, added, port) in [
+        (ours, true, OWN),          // our own request's echo: dropped
+        (ours, true, 0),            // the kernel's own change: kept
+        (ours, false, 77),          // someone else's delete: kept
+        (other_protocol, true, 77), // not ours
+        (other_table, false, 77),   // not ours
+    ] {
+        datagram.extend(notification(&route, added, port));
+    }
+    let mut events = Vec::new();
+    assert!(events_in(&datagram, &p, OWN, |e| {
+        events.push(e);
+        true
+    }));
+    assert_eq!(
+        events,
+        vec![KernelEvent::Added(ours), KernelEvent::Removed(ours)]
+    );
+    // Without an own port nothing is dropped for its sender.
+    let mut n = 0;
+    events_in(&datagram, &p, 0, |_| {
+        n += 1;
+        true
+    });
+    assert_eq!(n, 3);
+    // A receiver gone stops the walk; a truncated datagram is no panic.
+    assert!(!events_in(&datagram, &p, 0, |_| false));
+    for cut in 0..datagram.len() {
+        events_in(&datagram[..cut], &p, OWN, |_| true);
+    }
+}

@@ -14,9 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::route::{Route, RouteKey, RouteKind};
-
-/// Routes by key: the desired set, or what the kernel holds of ours.
-pub type RouteMap = HashMap<RouteKey, Route>;
+use super::table::{FibTable, Sides};
 
 /// When stale routes may be deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,20 +59,22 @@ impl Plan {
     }
 }
 
-/// Compares every key of `desired` and `kernel`.
-pub fn reconcile(desired: &RouteMap, kernel: &RouteMap, grace: Grace) -> Plan {
-    let keys = desired
-        .keys()
-        .chain(kernel.keys().filter(|k| !desired.contains_key(k)))
-        .copied();
-    reconcile_keys(desired, kernel, keys, grace)
+/// Compares every key of the table.
+pub fn reconcile(table: &FibTable, grace: Grace) -> Plan {
+    let mut plan = Plan::default();
+    for (_, sides) in table.iter() {
+        judge(sides, grace, &mut plan);
+    }
+    plan.add_or_replace.sort_unstable_by_key(Route::key);
+    plan.delete.sort_unstable_by_key(Route::key);
+    plan.deferred.sort_unstable_by_key(Route::key);
+    plan.finish(grace)
 }
 
 /// Compares only `keys` (for repairing the few routes an event touched).
 /// Duplicate keys are compared once.
 pub fn reconcile_keys(
-    desired: &RouteMap,
-    kernel: &RouteMap,
+    table: &FibTable,
     keys: impl IntoIterator<Item = RouteKey>,
     grace: Grace,
 ) -> Plan {
@@ -83,18 +83,29 @@ pub fn reconcile_keys(
     keys.dedup();
     let mut plan = Plan::default();
     for key in keys {
-        match (desired.get(&key), kernel.get(&key)) {
-            (Some(want), Some(have)) if want.is_satisfied_by(have) => {}
-            (Some(want), _) => plan.add_or_replace.push(*want),
-            (None, Some(have)) if grace.keeps_stale() => plan.deferred.push(*have),
-            (None, Some(have)) => plan.delete.push(*have),
-            (None, None) => {}
+        judge(table.sides(&key), grace, &mut plan);
+    }
+    plan.finish(grace)
+}
+
+/// What one key needs.
+fn judge(sides: Sides, grace: Grace, plan: &mut Plan) {
+    match (sides.desired, sides.kernel) {
+        (Some(want), Some(have)) if want.is_satisfied_by(&have) => {}
+        (Some(want), _) => plan.add_or_replace.push(want),
+        (None, Some(have)) if grace.keeps_stale() => plan.deferred.push(have),
+        (None, Some(have)) => plan.delete.push(have),
+        (None, None) => {}
+    }
+}
+
+impl Plan {
+    fn finish(mut self, grace: Grace) -> Self {
+        if let (false, Grace::Until { deadline, .. }) = (self.deferred.is_empty(), grace) {
+            self.sweep_at = Some(deadline);
         }
+        self
     }
-    if let (false, Grace::Until { deadline, .. }) = (plan.deferred.is_empty(), grace) {
-        plan.sweep_at = Some(deadline);
-    }
-    plan
 }
 
 /// How one route compares.
@@ -129,16 +140,18 @@ pub struct FibEntry {
     pub state: EntryState,
 }
 
-/// Every key of `desired` and `kernel`, compared, sorted by key (for `show
-/// fib`). Routes not desired are `Stale` while `in_grace`, else
-/// `Unexpected`.
-pub fn compare(desired: &RouteMap, kernel: &RouteMap, in_grace: bool) -> Vec<FibEntry> {
-    let mut keys: Vec<RouteKey> = desired.keys().chain(kernel.keys()).copied().collect();
+/// Every key desired in `table` or found in `kernel` (a fresh dump),
+/// compared, sorted by key (for `show fib`). Routes not desired are `Stale`
+/// while `in_grace`, else `Unexpected`.
+pub fn compare(table: &FibTable, kernel: &[Route], in_grace: bool) -> Vec<FibEntry> {
+    let kernel: HashMap<RouteKey, &Route> = kernel.iter().map(|r| (r.key(), r)).collect();
+    let mut keys: Vec<RouteKey> = table.desired_keys().chain(kernel.keys().copied()).collect();
     keys.sort_unstable();
     keys.dedup();
     keys.into_iter()
         .map(|key| {
-            let (want, have) = (desired.get(&key), kernel.get(&key));
+            let want = table.sides(&key).desired;
+            let have = kernel.get(&key).copied();
             let state = match (want, have) {
                 (Some(d), Some(k)) if d.is_satisfied_by(k) => EntryState::Synced,
                 (Some(_), Some(_)) => EntryState::Differs,
@@ -181,8 +194,16 @@ mod tests {
         )
     }
 
-    fn map(routes: &[Route]) -> RouteMap {
-        routes.iter().map(|r| (r.key(), *r)).collect()
+    /// A table desiring `desired` whose kernel holds `kernel`.
+    fn table(desired: &[Route], kernel: &[Route]) -> FibTable {
+        let mut table = FibTable::new(params());
+        for r in desired {
+            table.set_desired(r.prefix, r.kind);
+        }
+        for r in kernel {
+            table.set_kernel(*r);
+        }
+        table
     }
 
     fn later() -> (Instant, Instant) {
@@ -202,9 +223,11 @@ mod tests {
             gateway: "192.0.2.2".parse().unwrap(),
             ifindex: Some(2),
         };
-        let desired = map(&[right, wrong_want, missing]);
-        let kernel = map(&[right_in_kernel, wrong_have, stale]);
-        let plan = reconcile(&desired, &kernel, Grace::Over);
+        let t = table(
+            &[right, wrong_want, missing],
+            &[right_in_kernel, wrong_have, stale],
+        );
+        let plan = reconcile(&t, Grace::Over);
         assert_eq!(plan.add_or_replace, vec![wrong_want, missing]);
         assert_eq!(plan.delete, vec![stale]);
         assert!(plan.deferred.is_empty());
@@ -215,21 +238,14 @@ mod tests {
     fn stale_routes_wait_for_the_deadline() {
         let stale = via("10.0.0.4/32", "192.0.2.2", Some(2));
         let (now, deadline) = later();
-        let plan = reconcile(
-            &RouteMap::new(),
-            &map(&[stale]),
-            Grace::at(now, Some(deadline)),
-        );
+        let t = table(&[], &[stale]);
+        let plan = reconcile(&t, Grace::at(now, Some(deadline)));
         assert!(plan.delete.is_empty());
         assert_eq!(plan.deferred, vec![stale]);
         assert_eq!(plan.sweep_at, Some(deadline));
         assert!(plan.is_empty());
 
-        let plan = reconcile(
-            &RouteMap::new(),
-            &map(&[stale]),
-            Grace::at(deadline, Some(deadline)),
-        );
+        let plan = reconcile(&t, Grace::at(deadline, Some(deadline)));
         assert_eq!(plan.delete, vec![stale]);
         assert_eq!(plan.sweep_at, None);
     }
@@ -239,7 +255,7 @@ mod tests {
         let want = via("10.0.0.1/32", "192.0.2.2", None);
         let mut old_metric = want;
         old_metric.metric = 7;
-        let plan = reconcile(&map(&[want]), &map(&[old_metric]), Grace::Over);
+        let plan = reconcile(&table(&[want], &[old_metric]), Grace::Over);
         assert_eq!(plan.add_or_replace, vec![want]);
         assert_eq!(plan.delete, vec![old_metric]);
     }
@@ -249,7 +265,7 @@ mod tests {
         let want = via("10.0.0.1/32", "192.0.2.2", None);
         let mut multipath = want;
         multipath.kind = RouteKind::Other;
-        let plan = reconcile(&map(&[want]), &map(&[multipath]), Grace::Over);
+        let plan = reconcile(&table(&[want], &[multipath]), Grace::Over);
         assert_eq!(plan.add_or_replace, vec![want]);
     }
 
@@ -257,12 +273,7 @@ mod tests {
     fn reconcile_keys_looks_only_at_the_keys_given() {
         let a = via("10.0.0.1/32", "192.0.2.2", None);
         let b = via("10.0.0.2/32", "192.0.2.2", None);
-        let plan = reconcile_keys(
-            &map(&[a, b]),
-            &RouteMap::new(),
-            [b.key(), b.key()],
-            Grace::Over,
-        );
+        let plan = reconcile_keys(&table(&[a, b], &[]), [b.key(), b.key()], Grace::Over);
         assert_eq!(plan.add_or_replace, vec![b]);
     }
 
@@ -272,8 +283,8 @@ mod tests {
         let differs = via("10.0.0.2/32", "192.0.2.2", None);
         let missing = via("10.0.0.3/32", "192.0.2.2", None);
         let extra = via("10.0.0.4/32", "192.0.2.2", Some(2));
-        let desired = map(&[synced, differs, missing]);
-        let kernel = map(&[synced, via("10.0.0.2/32", "192.0.2.9", Some(2)), extra]);
+        let desired = table(&[synced, differs, missing], &[]);
+        let kernel = [synced, via("10.0.0.2/32", "192.0.2.9", Some(2)), extra];
         let states = |in_grace| -> Vec<EntryState> {
             compare(&desired, &kernel, in_grace)
                 .iter()
@@ -312,21 +323,34 @@ mod tests {
         )
     }
 
-    fn arb_map(desired: bool) -> impl Strategy<Value = RouteMap> {
+    /// Desired routes always carry the service's parameters (the service
+    /// rewrites them so), and are never `Other`; kernel routes may have
+    /// another metric and any kind.
+    fn arb_routes(desired: bool) -> impl Strategy<Value = Vec<Route>> {
         proptest::collection::vec(arb_route(), 0..32).prop_map(move |routes| {
             routes
                 .into_iter()
-                // A desired route is never `Other`.
                 .filter(|r| !desired || r.kind != RouteKind::Other)
-                .map(|r| (r.key(), r))
+                .map(|r| {
+                    if desired {
+                        params().route(r.prefix, r.kind)
+                    } else {
+                        r
+                    }
+                })
                 .collect()
         })
     }
 
+    /// The routes as a map by key, later ones winning (as in the table).
+    fn by_key(routes: &[Route]) -> HashMap<RouteKey, Route> {
+        routes.iter().map(|r| (r.key(), *r)).collect()
+    }
+
     /// What the kernel does with a plan: replace inserts exactly what was
     /// sent, delete removes the key.
-    fn apply(kernel: &RouteMap, plan: &Plan) -> RouteMap {
-        let mut kernel = kernel.clone();
+    fn apply(kernel: &[Route], plan: &Plan) -> HashMap<RouteKey, Route> {
+        let mut kernel = by_key(kernel);
         for r in &plan.add_or_replace {
             kernel.insert(r.key(), *r);
         }
@@ -339,11 +363,12 @@ mod tests {
     proptest! {
         #[test]
         fn applying_the_plan_yields_the_desired_map(
-            desired in arb_map(true),
-            kernel in arb_map(false),
+            desired in arb_routes(true),
+            kernel in arb_routes(false),
         ) {
-            let plan = reconcile(&desired, &kernel, Grace::Over);
+            let plan = reconcile(&table(&desired, &kernel), Grace::Over);
             let after = apply(&kernel, &plan);
+            let desired = by_key(&desired);
             // Same keys, and every desired route satisfied (a desired `Via`
             // without an interface accepts the one the kernel chose).
             let mut keys: Vec<_> = after.keys().collect();
@@ -355,8 +380,11 @@ mod tests {
                 prop_assert!(after.get(key).is_some_and(|have| route.is_satisfied_by(have)));
             }
             prop_assert!(plan.deferred.is_empty());
-            prop_assert!(reconcile(&desired, &after, Grace::Over).is_empty());
+            let after: Vec<Route> = after.into_values().collect();
+            let desired_routes: Vec<Route> = desired.values().copied().collect();
+            prop_assert!(reconcile(&table(&desired_routes, &after), Grace::Over).is_empty());
             // Nothing right is touched.
+            let kernel = by_key(&kernel);
             for r in &plan.add_or_replace {
                 prop_assert!(!kernel.get(&r.key()).is_some_and(|k| r.is_satisfied_by(k)));
             }
@@ -367,25 +395,30 @@ mod tests {
 
         #[test]
         fn within_grace_only_stale_routes_remain(
-            desired in arb_map(true),
-            kernel in arb_map(false),
+            desired in arb_routes(true),
+            kernel in arb_routes(false),
         ) {
             let (now, deadline) = later();
-            let plan = reconcile(&desired, &kernel, Grace::at(now, Some(deadline)));
+            let plan = reconcile(&table(&desired, &kernel), Grace::at(now, Some(deadline)));
             prop_assert!(plan.delete.is_empty());
             let after = apply(&kernel, &plan);
-            for (key, want) in &desired {
+            let desired_map = by_key(&desired);
+            for (key, want) in &desired_map {
                 prop_assert!(after.get(key).is_some_and(|have| want.is_satisfied_by(have)));
             }
-            let stale: RouteMap = after
+            let stale: HashMap<RouteKey, Route> = after
                 .iter()
-                .filter(|(k, _)| !desired.contains_key(k))
+                .filter(|(k, _)| !desired_map.contains_key(k))
                 .map(|(k, r)| (*k, *r))
                 .collect();
-            prop_assert_eq!(stale, map(&plan.deferred));
+            prop_assert_eq!(stale, by_key(&plan.deferred));
             prop_assert_eq!(plan.sweep_at.is_some(), !plan.deferred.is_empty());
             // At the deadline the sweep removes exactly the deferred routes.
-            let sweep = reconcile(&desired, &after, Grace::at(deadline, Some(deadline)));
+            let after: Vec<Route> = after.into_values().collect();
+            let sweep = reconcile(
+                &table(&desired, &after),
+                Grace::at(deadline, Some(deadline)),
+            );
             prop_assert!(sweep.add_or_replace.is_empty());
             prop_assert_eq!(sweep.delete, plan.deferred);
         }

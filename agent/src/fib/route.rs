@@ -117,6 +117,29 @@ pub enum RouteKind {
     Other,
 }
 
+impl RouteKind {
+    /// Whether `installed`, as the kernel reports it, is what this desired
+    /// kind asks for. The kernel always reports the interface it chose, so
+    /// a desired `Via` without one accepts any interface. `Other` satisfies
+    /// nothing.
+    pub fn is_satisfied_by(&self, installed: &RouteKind) -> bool {
+        match (*self, *installed) {
+            (RouteKind::Local { ifindex: a }, RouteKind::Local { ifindex: b }) => a == b,
+            (
+                RouteKind::Via {
+                    gateway: g,
+                    ifindex: want,
+                },
+                RouteKind::Via {
+                    gateway: h,
+                    ifindex: have,
+                },
+            ) => g == h && (want.is_none() || want == have),
+            _ => false,
+        }
+    }
+}
+
 impl std::fmt::Display for RouteKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -154,23 +177,9 @@ impl Route {
     /// route asks for. The kernel always reports the interface it chose, so
     /// a desired `Via` without one accepts any interface.
     pub fn is_satisfied_by(&self, installed: &Route) -> bool {
-        if self.key() != installed.key() || self.protocol != installed.protocol {
-            return false;
-        }
-        match (self.kind, installed.kind) {
-            (RouteKind::Local { ifindex: a }, RouteKind::Local { ifindex: b }) => a == b,
-            (
-                RouteKind::Via {
-                    gateway: g,
-                    ifindex: want,
-                },
-                RouteKind::Via {
-                    gateway: h,
-                    ifindex: have,
-                },
-            ) => g == h && (want.is_none() || want == have),
-            _ => false,
-        }
+        self.key() == installed.key()
+            && self.protocol == installed.protocol
+            && self.kind.is_satisfied_by(&installed.kind)
     }
 
     /// Checks what the kernel would refuse: a link-local gateway without

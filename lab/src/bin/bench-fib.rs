@@ -18,13 +18,23 @@
 //! Afterwards the routes of protocol 200 in each namespace are counted, so
 //! a lost route fails the run. Namespaces are deleted when the repetition
 //! ends, on success or failure.
+//!
+//! Memory of the FIB service, per route, with the routes installed and the
+//! service still running: "own" is the service's accounting of its route
+//! state (`FibHandle::memory`: hash tables by capacity, control bytes,
+//! interned next hops); "RSS" is this process's resident set after the
+//! install minus before the service started; "peak" is the high-water mark
+//! during the install (the batch of deltas, the plan, the netlink messages)
+//! minus the same start. RSS and peak are clean in repetition 1 only (the
+//! first FIB run of the process); later runs reuse memory the allocator
+//! kept from earlier ones.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agent::fib::{Delta, FibConfig, FibService, Retention, RouteKind, RouteParams};
+use agent::fib::{Delta, FibConfig, FibMemory, FibService, Retention, RouteKind, RouteParams};
 use anyhow::{Context, bail, ensure};
 use ipnet::IpNet;
 use lab::{Lab, Netns};
@@ -100,14 +110,48 @@ struct Run {
     /// Including socket set-up and the start dump.
     total: Duration,
     counted: usize,
+    memory: Option<Memory>,
+}
+
+/// The FIB service's memory with every route installed.
+struct Memory {
+    own: FibMemory,
+    /// Resident set growth from before the service started.
+    rss: u64,
+    /// High-water mark growth from the same point.
+    peak: u64,
+}
+
+/// `VmRSS` and `VmHWM` of this process, in bytes.
+fn resident() -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("{name} not in /proc/self/status"))?;
+        let kib: u64 = line
+            .trim_start_matches(name)
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kib * 1024)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Starts a new high-water mark at the current resident set.
+fn reset_peak() -> anyhow::Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5").context("/proc/self/clear_refs")
 }
 
 fn run_fib(lab: &Lab, args: &Args) -> anyhow::Result<Run> {
     let netns = namespace(lab, "fib")?;
     let path = format!("/var/run/netns/{}", netns.name());
-    let (elapsed, total) = std::thread::scope(|scope| {
+    let (elapsed, total, memory) = std::thread::scope(|scope| {
         scope
-            .spawn(|| -> anyhow::Result<(Duration, Duration)> {
+            .spawn(|| -> anyhow::Result<(Duration, Duration, Memory)> {
                 let own = "/proc/thread-self/ns/net";
                 let before = std::fs::read_link(own)?;
                 let file = std::fs::File::open(&path).with_context(|| path.clone())?;
@@ -137,6 +181,8 @@ fn run_fib(lab: &Lab, args: &Args) -> anyhow::Result<Run> {
                         config.kernel.ack = agent::fib::kernel::AckMode::EachMessage;
                     }
                     let params = config.kernel.params;
+                    reset_peak()?;
+                    let (start_rss, _) = resident()?;
                     let batch: Vec<Delta> = (0..args.routes)
                         .map(|i| {
                             Delta::Set(params.route(
@@ -156,13 +202,20 @@ fn run_fib(lab: &Lab, args: &Args) -> anyhow::Result<Run> {
                     fib.flush().await?;
                     let elapsed = applying.elapsed();
                     let total = started.elapsed();
+                    let own = fib.memory().await?;
+                    let (rss, peak) = resident()?;
+                    let memory = Memory {
+                        own,
+                        rss: rss.saturating_sub(start_rss),
+                        peak: peak.saturating_sub(start_rss),
+                    };
                     let c = fib.counters();
                     ensure!(
                         c.installed == u64::from(args.routes) && c.failures.is_empty(),
                         "counters: {c:?}"
                     );
                     fib.shutdown(Retention::Keep).await?;
-                    Ok((elapsed, total))
+                    Ok((elapsed, total, memory))
                 })
             })
             .join()
@@ -173,6 +226,7 @@ fn run_fib(lab: &Lab, args: &Args) -> anyhow::Result<Run> {
         elapsed,
         total,
         counted,
+        memory: Some(memory),
     })
 }
 
@@ -197,6 +251,7 @@ fn run_ip_batch(lab: &Lab, args: &Args, file: &str) -> anyhow::Result<Run> {
         elapsed,
         total: elapsed,
         counted,
+        memory: None,
     })
 }
 
@@ -224,9 +279,10 @@ fn main() -> anyhow::Result<()> {
         args.routes, args.reps
     );
     println!(
-        "| rep | order | hostroute FIB | routes/s | (incl. start) | ip -batch | routes/s | ratio |"
+        "| rep | order | hostroute FIB | routes/s | (incl. start) | ip -batch | routes/s | ratio \
+         | own B/route | RSS B/route | peak B/route |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut ratios = Vec::new();
     let (mut fib_rates, mut ip_rates) = (Vec::new(), Vec::new());
     for rep in 1..=args.reps {
@@ -251,15 +307,26 @@ fn main() -> anyhow::Result<()> {
         fib_rates.push(f);
         ip_rates.push(i);
         ratios.push(f / i);
+        let per_route = |bytes: u64| bytes as f64 / f64::from(args.routes);
+        let memory = fib.memory.as_ref().context("no memory figures")?;
+        ensure!(
+            memory.own.desired == args.routes as usize
+                && memory.own.installed == args.routes as usize,
+            "the service holds {:?}",
+            memory.own
+        );
         println!(
-            "| {rep} | {} | {:.3} s | {:.0} | {:.3} s | {:.3} s | {:.0} | {:.2}x |",
+            "| {rep} | {} | {:.3} s | {:.0} | {:.3} s | {:.3} s | {:.0} | {:.2}x | {:.1} | {:.1} | {:.1} |",
             if fib_first { "fib, ip" } else { "ip, fib" },
             fib.elapsed.as_secs_f64(),
             f,
             fib.total.as_secs_f64(),
             ip.elapsed.as_secs_f64(),
             i,
-            f / i
+            f / i,
+            per_route(memory.own.bytes as u64),
+            per_route(memory.rss),
+            per_route(memory.peak),
         );
         let _ = ip.total;
     }

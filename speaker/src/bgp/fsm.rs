@@ -711,6 +711,59 @@ impl Fsm {
             consecutive_failures: self.failures,
             liveness: self.liveness,
             stale_routes_kept: self.restart.is_running(),
+            capabilities: self
+                .conn
+                .remote
+                .as_ref()
+                .zip(negotiated)
+                .map(|(remote, n)| agreed_capabilities(&self.local_open, remote, n))
+                .unwrap_or_default(),
         }
     }
+}
+
+/// The capabilities both OPENs carry, by name, with what was negotiated.
+fn agreed_capabilities(local: &Open, remote: &Open, n: &Negotiated) -> Vec<String> {
+    use proto::bgp::Capability as C;
+    let both = |want: &dyn Fn(&C) -> bool| {
+        local.capabilities().any(want) && remote.capabilities().any(want)
+    };
+    let mut out: Vec<String> = local
+        .capabilities()
+        .filter_map(|c| match c {
+            C::MultiProtocol(f) if remote.capabilities().any(|r| r == c) => {
+                Some(format!("multiprotocol {f:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if both(&|c| matches!(c, C::RouteRefresh)) {
+        out.push("route-refresh".into());
+    }
+    if both(&|c| matches!(c, C::EnhancedRouteRefresh)) {
+        out.push("enhanced-route-refresh".into());
+    }
+    if n.ctx.four_octet_as {
+        out.push("4-octet-as".into());
+    }
+    if n.ctx.max_message_len > proto::bgp::MAX_MESSAGE_LEN {
+        out.push("extended-message".into());
+    }
+    for (family, nh) in &n.ctx.extended_next_hop {
+        out.push(format!("extended-next-hop {family:?} via {nh:?}"));
+    }
+    for f in &n.ctx.add_path_rx {
+        out.push(format!("add-path receive {f:?}"));
+    }
+    for f in &n.ctx.add_path_tx {
+        out.push(format!("add-path send {f:?}"));
+    }
+    if n.peer_gr.is_some() {
+        out.push(if n.n_bit {
+            "graceful-restart (N-bit)".into()
+        } else {
+            "graceful-restart".into()
+        });
+    }
+    out
 }

@@ -106,6 +106,8 @@ pub struct Snapshot {
     pub liveness: Liveness,
     /// The peer is restarting and its routes are kept as stale.
     pub stale_routes_kept: bool,
+    /// What both OPENs agreed on, by name (empty before OPEN is accepted).
+    pub capabilities: Vec<String>,
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //!                         └──> export(peer, changes) ──> Vec<Update> (out.rs)
 //! ```
 //!
-//! The RIB is pure: no I/O, no clock, no tasks. The owner (one task owning
+//! The RIB is pure: no I/O, no clock of its own (the owner sets the time
+//! stamped on paths with [`Rib::set_clock`]), no tasks. The owner (one task owning
 //! all peers) feeds it, drains [`Rib::take_changes`] and
 //! [`Rib::take_events`] once per turn of its event loop, and asks
 //! [`Rib::export`] for each established peer's UPDATEs. Graceful restart and
@@ -40,8 +41,10 @@
 
 pub mod attrs;
 pub mod best;
+mod hash;
 mod ingest;
 pub mod out;
+mod report;
 pub mod table;
 
 #[cfg(test)]
@@ -62,6 +65,7 @@ use tracing::{info, warn};
 pub use attrs::{Interner, NextHop, PathAttrs, Received, UnknownAttr, family_of};
 pub use best::{Candidate, Reason, SourceKind, compare, select};
 pub use out::SessionInfo;
+pub use report::PathReport;
 use table::{Entry, Path, Paths, Table, flags};
 
 use crate::policy::{PeerPolicy, Teardown};
@@ -191,18 +195,6 @@ pub enum RibError {
     TooManyPeers,
 }
 
-/// One path of a prefix, for `show routes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathReport {
-    pub source: SourceId,
-    pub path_id: u32,
-    pub attrs: Arc<PathAttrs>,
-    pub best: bool,
-    pub stale: bool,
-    /// Why it lost to the best path.
-    pub lost_on: Option<Reason>,
-}
-
 /// Heap use, for `show memory`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct MemoryReport {
@@ -260,6 +252,12 @@ pub struct Rib {
     sources: Vec<Source>,
     changes: Vec<RouteChange>,
     events: Vec<RibEvent>,
+    /// Seconds on the owner's clock, stamped on each path it sets.
+    clock: u32,
+    /// End-of-RIB is held back from sessions coming up until
+    /// [`Rib::release_end_of_rib`] (a restarting speaker whose local routes
+    /// are still being found, RFC 4724 section 4.1).
+    eor_held: bool,
 }
 
 /// References to one attribute set, taken in blocks.
@@ -300,23 +298,22 @@ impl<'a> Clones<'a> {
 
 /// Recomputes the BEST flag of an entry; returns the new best.
 fn decide(paths: &mut Paths, sources: &[Source], config: &RibConfig) -> Option<Best> {
-    let slice = paths.as_mut_slice();
     let mut received = 0;
-    for p in slice.iter_mut() {
+    for p in paths.iter_mut() {
         p.flags &= !flags::BEST;
         received += usize::from(!p.is_out());
     }
+    // Received paths come first, so an index among them is one among all.
     let winner = if received <= 1 {
-        slice.iter().position(|p| !p.is_out())
+        paths.iter().position(|p| !p.is_out())
     } else {
-        let candidates: Vec<Candidate<'_>> = slice
-            .iter()
-            .filter(|p| !p.is_out())
+        let candidates: Vec<Candidate<'_>> = paths
+            .received()
             .map(|p| candidate(p, sources, config))
             .collect();
         select(&candidates)
     };
-    let p = slice.get_mut(winner?)?;
+    let p = paths.iter_mut().nth(winner?)?;
     p.flags |= flags::BEST;
     Some(Best::of(p))
 }
@@ -388,7 +385,21 @@ impl Rib {
             sources: vec![local],
             changes: Vec::new(),
             events: Vec::new(),
+            clock: 0,
+            eor_held: false,
         }
+    }
+
+    /// Sets the time stamped on paths from now on: seconds on a clock of
+    /// the caller's (the owner: since the speaker started), which must not
+    /// go back. [`PathReport::since`] is on the same clock.
+    pub fn set_clock(&mut self, seconds: u32) {
+        self.clock = seconds;
+    }
+
+    /// The time last set with [`Rib::set_clock`].
+    pub fn clock(&self) -> u32 {
+        self.clock
     }
 
     pub fn config(&self) -> &RibConfig {
@@ -444,6 +455,7 @@ impl Rib {
             sources,
             changes,
             events,
+            clock,
             ..
         } = self;
         let fam = family_index(&prefix);
@@ -464,18 +476,21 @@ impl Rib {
                         attrs: attrs.next(),
                     }),
                 });
-                slot.insert(path);
+                slot.insert(path, *clock);
                 false
             }
-            Entry::Occupied(paths) => {
-                let old = paths.best().map(Best::of);
+            Entry::Occupied(mut entry) => {
+                let old = entry.paths().best().map(Best::of);
                 let local_touched = source == SourceId::LOCAL && announcing;
                 let existed = match attrs {
-                    Some(a) => paths.upsert(Path::new(source, path_id, a.next())).is_some(),
-                    None => !paths
+                    Some(a) => entry
+                        .upsert(Path::new(source, path_id, a.next()), *clock)
+                        .is_some(),
+                    None => !entry
                         .take_where(|p| !p.is_out() && p.source == source && p.path_id == path_id)
                         .is_empty(),
                 };
+                let paths = entry.paths();
                 let new = decide(paths, sources, config);
                 note(
                     prefix,
@@ -519,12 +534,13 @@ impl Rib {
             ..
         } = self;
         let mut removed = 0;
-        table.for_each_mut(|prefix, paths| {
-            if !paths.as_slice().iter().any(|p| pred(&prefix, p)) {
+        table.for_each_mut(|prefix, mut slot| {
+            if !slot.paths.iter().any(|p| pred(&prefix, p)) {
                 return;
             }
-            let old = paths.best().map(Best::of);
-            let taken = paths.take_where(|p| pred(&prefix, p));
+            let old = slot.paths.best().map(Best::of);
+            let taken = slot.take_where(|p| pred(&prefix, p));
+            let paths = slot.paths;
             let mut rerun = false;
             for t in taken.iter().filter(|t| !t.is_out()) {
                 removed += 1;
@@ -588,11 +604,11 @@ impl Rib {
     /// how many were marked.
     pub fn mark_stale(&mut self, id: SourceId, family: Option<AfiSafi>) -> usize {
         let mut marked = 0;
-        self.table.for_each_mut(|prefix, paths| {
+        self.table.for_each_mut(|prefix, slot| {
             if family.is_some_and(|f| f != family_of(&prefix)) {
                 return;
             }
-            for p in paths.as_mut_slice() {
+            for p in slot.paths.iter_mut() {
                 if !p.is_out() && p.source == id {
                     p.flags |= flags::STALE;
                     marked += 1;
@@ -625,8 +641,8 @@ impl Rib {
             return 0;
         };
         src.session = None;
-        self.table.for_each_mut(|_, paths| {
-            paths.take_where(|p| p.is_out() && p.source == id);
+        self.table.for_each_mut(|_, mut slot| {
+            slot.take_where(|p| p.is_out() && p.source == id);
         });
         if graceful {
             self.mark_stale(id, None)
@@ -717,30 +733,6 @@ impl Rib {
         self.table
             .iter()
             .filter_map(move |(n, paths)| paths.out(id).map(|p| (n, &p.attrs)))
-    }
-
-    /// Every path to `prefix`, best first, with why each other one lost.
-    pub fn paths(&self, prefix: &IpNet) -> Vec<PathReport> {
-        let Some(paths) = self.table.get(prefix) else {
-            return Vec::new();
-        };
-        let best = paths.best();
-        let mut out: Vec<PathReport> = paths
-            .received()
-            .map(|p| PathReport {
-                source: p.source,
-                path_id: p.path_id,
-                attrs: Arc::clone(&p.attrs),
-                best: p.is_best(),
-                stale: p.is_stale(),
-                lost_on: best.filter(|_| !p.is_best()).map(|b| {
-                    let b = candidate(b, &self.sources, &self.config);
-                    compare(&b, &candidate(p, &self.sources, &self.config)).1
-                }),
-            })
-            .collect();
-        out.sort_by_key(|r| !r.best);
-        out
     }
 
     /// The newest mobility sequence among all paths to `prefix`, ours and

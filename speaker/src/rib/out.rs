@@ -320,8 +320,8 @@ impl Rib {
         src.synced = false;
         src.disabled.clear();
         // A new session starts from nothing: forget what the last one was sent.
-        self.table.for_each_mut(|_, paths| {
-            paths.take_where(|p| p.is_out() && p.source == id);
+        self.table.for_each_mut(|_, mut slot| {
+            slot.take_where(|p| p.is_out() && p.source == id);
         });
         if id_changed {
             self.rerun(id);
@@ -329,8 +329,44 @@ impl Rib {
         let mut prefixes = self.table.prefixes_where(|p| p.best().is_some());
         prefixes.sort_unstable();
         let mut updates = self.export_prefixes(id, prefixes);
-        updates.extend(families.into_iter().map(Update::end_of_rib));
+        if !self.eor_held {
+            updates.extend(families.into_iter().map(Update::end_of_rib));
+        }
         Ok(updates)
+    }
+
+    /// Holds End-of-RIB back from sessions that come up from now on, until
+    /// [`Rib::release_end_of_rib`]: a restarting speaker (RFC 4724 section
+    /// 4.1) sends it only once its own routes are in the table, or its
+    /// peers would sweep the stale copies of routes it is about to
+    /// re-advertise.
+    pub fn hold_end_of_rib(&mut self) {
+        self.eor_held = true;
+    }
+
+    /// Sends the End-of-RIB markers held back: one per family of every
+    /// session that is up.
+    pub fn release_end_of_rib(&mut self) -> Vec<(SourceId, Vec<Update>)> {
+        if !std::mem::replace(&mut self.eor_held, false) {
+            return Vec::new();
+        }
+        self.sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let session = s.session.as_ref()?;
+                let id = SourceId(u16::try_from(i).ok()?);
+                Some((
+                    id,
+                    session
+                        .families
+                        .iter()
+                        .copied()
+                        .map(Update::end_of_rib)
+                        .collect(),
+                ))
+            })
+            .collect()
     }
 
     /// Reruns the decision wherever `id` has a path (its identifier changed).
@@ -467,16 +503,17 @@ impl Rib {
             if same {
                 continue;
             }
-            let Some(paths) = self.table.get_mut(&prefix) else {
+            let clock = self.clock;
+            let Some(mut entry) = self.table.occupied(&prefix) else {
                 continue;
             };
             match desired {
                 Some(d) => {
-                    paths.upsert(Path::out(id, Arc::clone(&d)));
+                    entry.upsert(Path::out(id, Arc::clone(&d)), clock);
                     groups.add(d, prefix);
                 }
                 None => {
-                    paths.take_where(|p| p.is_out() && p.source == id);
+                    entry.take_where(|p| p.is_out() && p.source == id);
                     self.table.remove_if_empty(&prefix);
                     match prefix {
                         IpNet::V4(_) => withdraw_v4.push(Nlri::new(prefix)),

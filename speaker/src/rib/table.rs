@@ -1,15 +1,19 @@
 //! The route table: one entry per prefix, holding every path to it.
 //!
 //! ```text
-//!   Table ─┬─ v4:    HashMap<u32, Paths>     /32 host routes (4-byte key)   HostHash
-//!          ├─ v6:    HashMap<u128, Paths>    /128 host routes (16-byte key) HostHash
-//!          └─ other: HashMap<IpNet, Paths>   any other prefix               KeyHash
+//!   Table ─┬─ v4:    HashMap<Keyed<u32>, Paths>    /32 host routes   HostHash
+//!          ├─ v6:    HashMap<Keyed<V6>, Paths>     /128 host routes  HostHash
+//!          └─ other: HashMap<Keyed<IpNet>, Paths>  any other prefix  KeyHash
+//!
+//!   Keyed = the key + when the entry's single path was set (u32 seconds,
+//!           in the padding of the map's slot; hashed and compared as the key)
 //!
 //!   HostHash: the 64 addresses of an aligned block go to 64 neighbouring
 //!   buckets at a random (seeded) place; KeyHash: a seeded folded multiply.
 //!
 //!   Paths = One(Path)                 16 bytes inline: the common case
-//!         | Many(Box<Vec<Path>>)      sorted by (Adj-RIB-Out?, source, path id)
+//!         | Many(Box<Vec<Timed>>)     sorted by (Adj-RIB-Out?, source, path id),
+//!                                     each path with when it was set
 //!
 //!   Path  = Arc<PathAttrs> + path id (u32) + source (u16) + flags (u8)
 //!           flags: BEST | STALE | OUT
@@ -20,12 +24,17 @@
 //! `OUT`, the Loc-RIB is the path flagged `BEST`, and the Adj-RIB-Out of a
 //! peer is its path flagged `OUT` (the attributes last sent to it). A prefix
 //! is stored once however many peers have it, and one /32 from one peer
-//! costs a 4-byte key, a 16-byte `Paths`, and the hash table's control byte
-//! and spare capacity.
+//! costs a 4-byte key, its 4-byte time, a 16-byte `Paths`, and the hash
+//! table's control byte and spare capacity: 24 bytes a slot, as without
+//! the time.
 
+// A `Keyed` key changes only its `Cell`, which its `Hash` and `Eq` ignore.
+#![allow(clippy::mutable_key_type)]
+
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::collections::hash_map;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -33,6 +42,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::SourceId;
 use super::attrs::PathAttrs;
+pub use super::hash::{HostHash, KeyHash};
 
 /// Path flag bits.
 pub mod flags {
@@ -92,98 +102,164 @@ impl Path {
     }
 }
 
+/// A path of an entry with several, and when it was set.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub path: Path,
+    /// Seconds on the RIB's clock ([`super::Rib::set_clock`]).
+    pub since: u32,
+}
+
 /// The paths of one prefix; never empty (an empty entry is removed).
+///
+/// When each received path was set is kept beside it in `Many`; the
+/// single path of `One` has its time in the table's key (see [`Keyed`]),
+/// so the methods that can move a path between the two take that time and
+/// return it.
 #[derive(Debug, Clone)]
 pub enum Paths {
     One(Path),
-    Many(Box<Vec<Path>>),
+    Many(Box<Vec<Timed>>),
 }
 
 impl Paths {
-    pub fn as_slice(&self) -> &[Path] {
-        match self {
-            Self::One(p) => std::slice::from_ref(p),
-            Self::Many(v) => v,
-        }
+    /// Every path, in (Adj-RIB-Out?, source, path id) order.
+    pub fn iter(&self) -> impl Iterator<Item = &Path> {
+        let (one, many) = match self {
+            Self::One(p) => (Some(p), &[][..]),
+            Self::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(|t| &t.path))
     }
 
-    pub fn as_mut_slice(&mut self) -> &mut [Path] {
-        match self {
-            Self::One(p) => std::slice::from_mut(p),
-            Self::Many(v) => v,
-        }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Path> {
+        let (one, many) = match self {
+            Self::One(p) => (Some(p), &mut [][..]),
+            Self::Many(v) => (None, v.as_mut_slice()),
+        };
+        one.into_iter().chain(many.iter_mut().map(|t| &mut t.path))
+    }
+
+    /// Every path with when it was set; `one_since` is the time kept in
+    /// the key for `One`.
+    pub fn timed(&self, one_since: u32) -> impl Iterator<Item = (&Path, u32)> {
+        let (one, many) = match self {
+            Self::One(p) => (Some((p, one_since)), &[][..]),
+            Self::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter()
+            .chain(many.iter().map(|t| (&t.path, t.since)))
     }
 
     /// Received paths (Adj-RIB-In of every source), in (source, path id) order.
     pub fn received(&self) -> impl Iterator<Item = &Path> {
-        self.as_slice().iter().filter(|p| !p.is_out())
+        self.iter().filter(|p| !p.is_out())
     }
 
     /// The Loc-RIB path.
     pub fn best(&self) -> Option<&Path> {
-        self.as_slice().iter().find(|p| p.is_best())
+        self.iter().find(|p| p.is_best())
+    }
+
+    fn find_key(&self, key: (bool, SourceId, u32)) -> Option<&Path> {
+        match self {
+            Self::One(p) => (p.key() == key).then_some(p),
+            Self::Many(v) => v
+                .binary_search_by_key(&key, |t| t.path.key())
+                .ok()
+                .and_then(|i| v.get(i))
+                .map(|t| &t.path),
+        }
     }
 
     /// The received path from `source` with `path_id`.
     pub fn find(&self, source: SourceId, path_id: u32) -> Option<&Path> {
-        self.as_slice()
-            .binary_search_by_key(&(false, source, path_id), Path::key)
-            .ok()
-            .and_then(|i| self.as_slice().get(i))
+        self.find_key((false, source, path_id))
     }
 
     /// The Adj-RIB-Out record for `peer`.
     pub fn out(&self, peer: SourceId) -> Option<&Path> {
-        self.as_slice()
-            .binary_search_by_key(&(true, peer, 0), Path::key)
-            .ok()
-            .and_then(|i| self.as_slice().get(i))
+        self.find_key((true, peer, 0))
     }
 
-    /// Inserts `path`, replacing the one with the same key; returns it.
-    pub fn upsert(&mut self, path: Path) -> Option<Path> {
-        match self {
-            Self::One(p) if p.key() == path.key() => Some(std::mem::replace(p, path)),
-            Self::One(p) => {
-                let (a, b) = if p.key() < path.key() {
-                    (p.clone(), path)
-                } else {
-                    (path, p.clone())
-                };
-                *self = Self::Many(Box::new(vec![a, b]));
-                None
+    /// Inserts `path` at `now`, replacing the one with the same key, which
+    /// it returns. A replacement with the very same (interned) attributes
+    /// keeps its time: a re-announcement is not a change. Returns the time
+    /// of `One`'s path afterwards (`one_since` is the one before).
+    pub fn upsert(&mut self, path: Path, now: u32, one_since: u32) -> (Option<Path>, u32) {
+        let attrs = Arc::as_ptr(&path.attrs);
+        let since_of = |old: &Path, since: u32| {
+            if std::ptr::eq(Arc::as_ptr(&old.attrs), attrs) {
+                since
+            } else {
+                now
             }
-            Self::Many(v) => match v.binary_search_by_key(&path.key(), Path::key) {
-                Ok(i) => v.get_mut(i).map(|old| std::mem::replace(old, path)),
+        };
+        match self {
+            Self::One(p) if p.key() == path.key() => {
+                let since = since_of(p, one_since);
+                (Some(std::mem::replace(p, path)), since)
+            }
+            Self::One(p) => {
+                let old = Timed {
+                    path: p.clone(),
+                    since: one_since,
+                };
+                let new = Timed { path, since: now };
+                let pair = if old.path.key() < new.path.key() {
+                    vec![old, new]
+                } else {
+                    vec![new, old]
+                };
+                *self = Self::Many(Box::new(pair));
+                (None, one_since)
+            }
+            Self::Many(v) => match v.binary_search_by_key(&path.key(), |t| t.path.key()) {
+                Ok(i) => {
+                    let old = v.get_mut(i).map(|t| {
+                        t.since = since_of(&t.path, t.since);
+                        std::mem::replace(&mut t.path, path)
+                    });
+                    (old, one_since)
+                }
                 Err(i) => {
-                    v.insert(i, path);
-                    None
+                    v.insert(i, Timed { path, since: now });
+                    (None, one_since)
                 }
             },
         }
     }
 
-    /// Removes every path for which `remove` holds; returns them. The
-    /// caller drops the entry if [`Paths::is_empty`] afterwards.
-    pub fn take_where(&mut self, mut remove: impl FnMut(&Path) -> bool) -> Vec<Path> {
+    /// Removes every path for which `remove` holds; returns them, and the
+    /// time of `One`'s path afterwards. The caller drops the entry if
+    /// [`Paths::is_empty`] afterwards.
+    pub fn take_where(
+        &mut self,
+        one_since: u32,
+        mut remove: impl FnMut(&Path) -> bool,
+    ) -> (Vec<Path>, u32) {
         match self {
             Self::One(p) => {
                 if !remove(p) {
-                    return Vec::new();
+                    return (Vec::new(), one_since);
                 }
                 match std::mem::replace(self, Self::Many(Box::default())) {
-                    Self::One(p) => vec![p],
-                    Self::Many(_) => Vec::new(),
+                    Self::One(p) => (vec![p], one_since),
+                    Self::Many(_) => (Vec::new(), one_since),
                 }
             }
             Self::Many(v) => {
-                let taken: Vec<Path> = v.extract_if(.., |p| remove(p)).collect();
+                let taken: Vec<Path> = v
+                    .extract_if(.., |t| remove(&t.path))
+                    .map(|t| t.path)
+                    .collect();
                 if v.len() == 1
                     && let Some(last) = v.pop()
                 {
-                    *self = Self::One(last);
+                    *self = Self::One(last.path);
+                    return (taken, last.since);
                 }
-                taken
+                (taken, one_since)
             }
         }
     }
@@ -193,211 +269,192 @@ impl Paths {
     }
 
     pub fn len(&self) -> usize {
-        self.as_slice().len()
+        match self {
+            Self::One(_) => 1,
+            Self::Many(v) => v.len(),
+        }
     }
 
     fn heap_bytes(&self) -> usize {
         match self {
             Self::One(_) => 0,
-            Self::Many(v) => size_of::<Vec<Path>>() + v.capacity() * size_of::<Path>(),
+            Self::Many(v) => size_of::<Vec<Timed>>() + v.capacity() * size_of::<Timed>(),
         }
+    }
+}
+
+/// A key of the table's maps with the time the entry's single path was
+/// set. Hashing and equality look at the key alone; the time is a `Cell`
+/// so it can change while the key sits in the map. It rides in what would
+/// be padding: `(u32, Paths)` has four spare bytes and `(IpNet, Paths)`
+/// six, so it costs nothing for IPv4 host routes and other
+/// prefixes; an IPv6 host key, 16 bytes of alignment 16 as a `u128`, is
+/// kept as two `u64` so that the pair takes 40 bytes instead of 48 (8
+/// more than without the time).
+#[derive(Debug, Clone)]
+pub struct Keyed<K> {
+    key: K,
+    since: Cell<u32>,
+}
+
+impl<K> Keyed<K> {
+    fn new(key: K, since: u32) -> Self {
+        Self {
+            key,
+            since: Cell::new(since),
+        }
+    }
+}
+
+impl<K: Hash> Hash for Keyed<K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl<K: PartialEq> PartialEq for Keyed<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<K: Eq> Eq for Keyed<K> {}
+
+/// An IPv6 address as a map key: hashed as the `u128` it is, stored with
+/// the alignment of a `u64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V6([u64; 2]);
+
+impl V6 {
+    fn new(a: u128) -> Self {
+        Self([(a >> 64) as u64, a as u64])
+    }
+
+    fn get(self) -> u128 {
+        let [hi, lo] = self.0;
+        (u128::from(hi) << 64) | u128::from(lo)
+    }
+}
+
+impl Hash for V6 {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(self.get());
     }
 }
 
 /// All entries, keyed compactly for host routes.
 #[derive(Debug, Default)]
 pub struct Table {
-    v4: HashMap<u32, Paths, HostHash>,
-    v6: HashMap<u128, Paths, HostHash>,
-    other: HashMap<IpNet, Paths, KeyHash>,
-}
-
-/// Builds the hashers of the table's maps.
-///
-/// Keys are addresses: 4 or 16 bytes. SipHash, std's default, cost a tenth
-/// of a bulk insert for them; this is one 64x64->128-bit multiply, folded,
-/// per 8 bytes of key and one to finish. The seed is random per table
-/// (from std's `RandomState`), so a peer cannot aim its prefixes at one
-/// bucket without knowing it.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyHash {
-    seed: u64,
-}
-
-impl Default for KeyHash {
-    fn default() -> Self {
-        Self {
-            seed: std::hash::RandomState::new().hash_one(FOLD_A),
-        }
-    }
-}
-
-impl BuildHasher for KeyHash {
-    type Hasher = KeyHasher;
-
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(self.seed)
-    }
-}
-
-/// The state of one [`KeyHash`] hash.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyHasher(u64);
-
-/// Odd constants with mixed bits (the fractional parts of the golden ratio
-/// and of pi).
-const FOLD_A: u64 = 0x9e37_79b9_7f4a_7c15;
-const FOLD_B: u64 = 0x243f_6a88_85a3_08d3;
-
-/// The 128-bit product of `a` and `b`, its halves xored.
-fn fold(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let v = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-            self.write_u64(v);
-        }
-    }
-
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(v.into());
-    }
-
-    fn write_u16(&mut self, v: u16) {
-        self.write_u64(v.into());
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v.into());
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = fold(self.0 ^ v, FOLD_A);
-    }
-
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        fold(self.0, FOLD_B)
-    }
-}
-
-/// Builds the hashers of the host-route maps, whose keys are whole
-/// addresses (`u32`, `u128`).
-///
-/// The hash keeps the low [`BLOCK_BITS`] bits of the address as the low
-/// bits of the bucket index and draws the rest from a seeded mix of the
-/// address above them: the 64 addresses of an aligned block land in 64
-/// neighbouring buckets (one line of control bytes, one run of entries)
-/// at a place that is random per table. A feed or a dump in address order,
-/// as sorted routing tables send them and as VMs are numbered from a pool,
-/// then writes the table a block at a time instead of missing the cache
-/// on every route. The top 7 bits, hashbrown's tag, mix the whole address.
-/// A peer cannot aim more than the 64 addresses of one block at one place
-/// without knowing the seed; prefixes in random order cost what they would
-/// with any hash.
-#[derive(Debug, Clone, Copy)]
-pub struct HostHash {
-    seed: u64,
-}
-
-/// Low address bits kept as bucket-index bits: 64 addresses to a block.
-pub const BLOCK_BITS: u32 = 6;
-
-/// hashbrown's tag: the top 7 bits of the hash.
-const TAG: u64 = 0xfe00_0000_0000_0000;
-
-impl Default for HostHash {
-    fn default() -> Self {
-        Self {
-            seed: std::hash::RandomState::new().hash_one(FOLD_B),
-        }
-    }
-}
-
-impl BuildHasher for HostHash {
-    type Hasher = HostHasher;
-
-    fn build_hasher(&self) -> HostHasher {
-        HostHasher {
-            seed: self.seed,
-            hash: self.seed,
-        }
-    }
-}
-
-/// The state of one [`HostHash`] hash.
-#[derive(Debug, Clone, Copy)]
-pub struct HostHasher {
-    seed: u64,
-    hash: u64,
-}
-
-impl Hasher for HostHasher {
-    /// Any other key: a seeded folded multiply, without locality.
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let v = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-            self.hash = fold(self.hash ^ v, FOLD_A);
-        }
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.write_u128(v.into());
-    }
-
-    fn write_u128(&mut self, v: u128) {
-        let (hi, lo) = ((v >> 64) as u64, v as u64);
-        let top = fold(self.seed ^ hi, FOLD_A);
-        let block = fold(top ^ (lo >> BLOCK_BITS), FOLD_B);
-        let whole = fold(top ^ lo, FOLD_A);
-        let low = (1u64 << BLOCK_BITS) - 1;
-        self.hash = (whole & TAG) | ((block << BLOCK_BITS) & !TAG) | (lo & low);
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
+    v4: HashMap<Keyed<u32>, Paths, HostHash>,
+    v6: HashMap<Keyed<V6>, Paths, HostHash>,
+    other: HashMap<Keyed<IpNet>, Paths, KeyHash>,
 }
 
 /// An entry of the table, found with one hash probe.
 pub enum Entry<'a> {
-    Occupied(&'a mut Paths),
+    Occupied(Occupied<'a>),
     Vacant(Vacant<'a>),
 }
 
+type Map<K, S> = HashMap<Keyed<K>, Paths, S>;
+
 /// Where a new prefix goes.
 pub enum Vacant<'a> {
-    V4(hash_map::VacantEntry<'a, u32, Paths>),
-    V6(hash_map::VacantEntry<'a, u128, Paths>),
-    Other(hash_map::VacantEntry<'a, IpNet, Paths>),
+    V4(hash_map::VacantEntry<'a, Keyed<u32>, Paths>),
+    V6(hash_map::VacantEntry<'a, Keyed<V6>, Paths>),
+    Other(hash_map::VacantEntry<'a, Keyed<IpNet>, Paths>),
 }
 
 impl Vacant<'_> {
-    /// Creates the entry with `path` as its only path.
-    pub fn insert(self, path: Path) {
+    /// Creates the entry with `path`, set at `since`, as its only path.
+    pub fn insert(self, path: Path, since: u32) {
         let paths = Paths::One(path);
+        // The key went in with the lookup's time; set it on the way in.
+        let set = |k: &Cell<u32>| k.set(since);
         match self {
-            Self::V4(v) => drop(v.insert(paths)),
-            Self::V6(v) => drop(v.insert(paths)),
-            Self::Other(v) => drop(v.insert(paths)),
+            Self::V4(v) => {
+                set(&v.key().since);
+                v.insert(paths);
+            }
+            Self::V6(v) => {
+                set(&v.key().since);
+                v.insert(paths);
+            }
+            Self::Other(v) => {
+                set(&v.key().since);
+                v.insert(paths);
+            }
         }
     }
 }
 
-fn entry_of<'a, K: std::hash::Hash + Eq>(
-    e: hash_map::Entry<'a, K, Paths>,
-    vacant: impl FnOnce(hash_map::VacantEntry<'a, K, Paths>) -> Vacant<'a>,
+/// An existing entry: its paths, and the time of its single path, which
+/// [`Occupied::upsert`] and [`Occupied::take_where`] keep right.
+pub enum Occupied<'a> {
+    V4(hash_map::OccupiedEntry<'a, Keyed<u32>, Paths>),
+    V6(hash_map::OccupiedEntry<'a, Keyed<V6>, Paths>),
+    Other(hash_map::OccupiedEntry<'a, Keyed<IpNet>, Paths>),
+}
+
+impl Occupied<'_> {
+    pub fn paths(&mut self) -> &mut Paths {
+        match self {
+            Self::V4(o) => o.get_mut(),
+            Self::V6(o) => o.get_mut(),
+            Self::Other(o) => o.get_mut(),
+        }
+    }
+
+    fn since(&self) -> &Cell<u32> {
+        match self {
+            Self::V4(o) => &o.key().since,
+            Self::V6(o) => &o.key().since,
+            Self::Other(o) => &o.key().since,
+        }
+    }
+
+    /// [`Paths::upsert`], keeping the key's time.
+    pub fn upsert(&mut self, path: Path, now: u32) -> Option<Path> {
+        let one = self.since().get();
+        let (old, one) = self.paths().upsert(path, now, one);
+        self.since().set(one);
+        old
+    }
+
+    /// [`Paths::take_where`], keeping the key's time.
+    pub fn take_where(&mut self, remove: impl FnMut(&Path) -> bool) -> Vec<Path> {
+        let one = self.since().get();
+        let (taken, one) = self.paths().take_where(one, remove);
+        self.since().set(one);
+        taken
+    }
+}
+
+fn entry_of<'a, K: Hash + Eq, S: BuildHasher>(
+    map: &'a mut Map<K, S>,
+    key: K,
+    occupied: impl FnOnce(hash_map::OccupiedEntry<'a, Keyed<K>, Paths>) -> Occupied<'a>,
+    vacant: impl FnOnce(hash_map::VacantEntry<'a, Keyed<K>, Paths>) -> Vacant<'a>,
 ) -> Entry<'a> {
-    match e {
-        hash_map::Entry::Occupied(o) => Entry::Occupied(o.into_mut()),
+    match map.entry(Keyed::new(key, 0)) {
+        hash_map::Entry::Occupied(o) => Entry::Occupied(occupied(o)),
         hash_map::Entry::Vacant(v) => Entry::Vacant(vacant(v)),
+    }
+}
+
+/// An entry's paths, and the time of its single path, in
+/// [`Table::for_each_mut`].
+pub struct Slot<'a> {
+    pub paths: &'a mut Paths,
+    since: &'a Cell<u32>,
+}
+
+impl Slot<'_> {
+    /// [`Paths::take_where`], keeping the key's time.
+    pub fn take_where(&mut self, remove: impl FnMut(&Path) -> bool) -> Vec<Path> {
+        let (taken, one) = self.paths.take_where(self.since.get(), remove);
+        self.since.set(one);
+        taken
     }
 }
 
@@ -419,8 +476,26 @@ fn host_v4(a: u32) -> IpNet {
     IpNet::V4(Ipv4Net::from(Ipv4Addr::from(a)))
 }
 
-fn host_v6(a: u128) -> IpNet {
-    IpNet::V6(Ipv6Net::from(Ipv6Addr::from(a)))
+fn host_v6(a: V6) -> IpNet {
+    IpNet::V6(Ipv6Net::from(Ipv6Addr::from(a.get())))
+}
+
+/// Runs `f` on every entry of one map; drops entries left empty.
+fn retain<K, S>(
+    map: &mut Map<K, S>,
+    prefix: impl Fn(&K) -> IpNet,
+    f: &mut impl FnMut(IpNet, Slot<'_>),
+) {
+    map.retain(|k, paths| {
+        f(
+            prefix(&k.key),
+            Slot {
+                paths,
+                since: &k.since,
+            },
+        );
+        !paths.is_empty()
+    });
 }
 
 impl Table {
@@ -429,18 +504,35 @@ impl Table {
     }
 
     pub fn get(&self, prefix: &IpNet) -> Option<&Paths> {
+        self.get_timed(prefix).map(|(p, _)| p)
+    }
+
+    /// The entry's paths and the time of its single path (meaningful for
+    /// [`Paths::One`]; see [`Paths::timed`]).
+    pub fn get_timed(&self, prefix: &IpNet) -> Option<(&Paths, u32)> {
         match key(prefix) {
-            Key::V4(a) => self.v4.get(&a),
-            Key::V6(a) => self.v6.get(&a),
-            Key::Other(p) => self.other.get(&p),
+            Key::V4(a) => self
+                .v4
+                .get_key_value(&Keyed::new(a, 0))
+                .map(|(k, p)| (p, k.since.get())),
+            Key::V6(a) => self
+                .v6
+                .get_key_value(&Keyed::new(V6::new(a), 0))
+                .map(|(k, p)| (p, k.since.get())),
+            Key::Other(p) => self
+                .other
+                .get_key_value(&Keyed::new(p, 0))
+                .map(|(k, p)| (p, k.since.get())),
         }
     }
 
+    /// The entry's paths, to change their flags; moving paths in or out
+    /// goes through [`Table::entry`] or [`Table::occupied`].
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut Paths> {
         match key(prefix) {
-            Key::V4(a) => self.v4.get_mut(&a),
-            Key::V6(a) => self.v6.get_mut(&a),
-            Key::Other(p) => self.other.get_mut(&p),
+            Key::V4(a) => self.v4.get_mut(&Keyed::new(a, 0)),
+            Key::V6(a) => self.v6.get_mut(&Keyed::new(V6::new(a), 0)),
+            Key::Other(p) => self.other.get_mut(&Keyed::new(p, 0)),
         }
     }
 
@@ -448,20 +540,28 @@ impl Table {
     /// [`Table::get_mut`] then [`Table::insert_new`] would take two.
     pub fn entry(&mut self, prefix: &IpNet) -> Entry<'_> {
         match key(prefix) {
-            Key::V4(a) => entry_of(self.v4.entry(a), Vacant::V4),
-            Key::V6(a) => entry_of(self.v6.entry(a), Vacant::V6),
-            Key::Other(p) => entry_of(self.other.entry(p), Vacant::Other),
+            Key::V4(a) => entry_of(&mut self.v4, a, Occupied::V4, Vacant::V4),
+            Key::V6(a) => entry_of(&mut self.v6, V6::new(a), Occupied::V6, Vacant::V6),
+            Key::Other(p) => entry_of(&mut self.other, p, Occupied::Other, Vacant::Other),
         }
     }
 
-    /// Creates the entry with `path` as its only path. The caller has
-    /// checked that there is none.
-    pub fn insert_new(&mut self, prefix: &IpNet, path: Path) {
+    /// The existing entry for `prefix`.
+    pub fn occupied(&mut self, prefix: &IpNet) -> Option<Occupied<'_>> {
+        match self.entry(prefix) {
+            Entry::Occupied(o) => Some(o),
+            Entry::Vacant(_) => None,
+        }
+    }
+
+    /// Creates the entry with `path`, set at `since`, as its only path.
+    /// The caller has checked that there is none.
+    pub fn insert_new(&mut self, prefix: &IpNet, path: Path, since: u32) {
         let paths = Paths::One(path);
         match key(prefix) {
-            Key::V4(a) => self.v4.insert(a, paths),
-            Key::V6(a) => self.v6.insert(a, paths),
-            Key::Other(p) => self.other.insert(p, paths),
+            Key::V4(a) => self.v4.insert(Keyed::new(a, since), paths),
+            Key::V6(a) => self.v6.insert(Keyed::new(V6::new(a), since), paths),
+            Key::Other(p) => self.other.insert(Keyed::new(p, since), paths),
         };
     }
 
@@ -469,9 +569,9 @@ impl Table {
     pub fn remove_if_empty(&mut self, prefix: &IpNet) {
         if self.get(prefix).is_some_and(Paths::is_empty) {
             match key(prefix) {
-                Key::V4(a) => self.v4.remove(&a),
-                Key::V6(a) => self.v6.remove(&a),
-                Key::Other(p) => self.other.remove(&p),
+                Key::V4(a) => self.v4.remove(&Keyed::new(a, 0)),
+                Key::V6(a) => self.v6.remove(&Keyed::new(V6::new(a), 0)),
+                Key::Other(p) => self.other.remove(&Keyed::new(p, 0)),
             };
         }
     }
@@ -489,9 +589,9 @@ impl Table {
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, &Paths)> {
         self.v4
             .iter()
-            .map(|(a, p)| (host_v4(*a), p))
-            .chain(self.v6.iter().map(|(a, p)| (host_v6(*a), p)))
-            .chain(self.other.iter().map(|(n, p)| (*n, p)))
+            .map(|(a, p)| (host_v4(a.key), p))
+            .chain(self.v6.iter().map(|(a, p)| (host_v6(a.key), p)))
+            .chain(self.other.iter().map(|(n, p)| (n.key, p)))
     }
 
     /// Every prefix whose entry satisfies `pred`.
@@ -503,25 +603,16 @@ impl Table {
     }
 
     /// Runs `f` on every entry; drops entries left empty.
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(IpNet, &mut Paths)) {
-        self.v4.retain(|a, p| {
-            f(host_v4(*a), p);
-            !p.is_empty()
-        });
-        self.v6.retain(|a, p| {
-            f(host_v6(*a), p);
-            !p.is_empty()
-        });
-        self.other.retain(|n, p| {
-            f(*n, p);
-            !p.is_empty()
-        });
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(IpNet, Slot<'_>)) {
+        retain(&mut self.v4, |a| host_v4(*a), &mut f);
+        retain(&mut self.v6, |a| host_v6(*a), &mut f);
+        retain(&mut self.other, |n| *n, &mut f);
     }
 
     /// Heap bytes of the table itself (keys, `Paths`, control bytes and
     /// spare capacity, multi-path vectors), without the shared attributes.
     pub fn heap_bytes(&self) -> usize {
-        fn map<K, S>(m: &HashMap<K, Paths, S>) -> usize {
+        fn map<K, S>(m: &Map<K, S>) -> usize {
             // hashbrown: one control byte per bucket plus a 16-byte group
             // tail; capacity() is 7/8 of the buckets.
             let buckets = if m.capacity() == 0 {
@@ -529,7 +620,7 @@ impl Table {
             } else {
                 (m.capacity() * 8 / 7).next_power_of_two()
             };
-            let slot = size_of::<(K, Paths)>();
+            let slot = size_of::<(Keyed<K>, Paths)>();
             buckets * (slot + 1) + 16 + m.values().map(Paths::heap_bytes).sum::<usize>()
         }
         map(&self.v4) + map(&self.v6) + map(&self.other)
@@ -545,73 +636,50 @@ mod tests {
     }
 
     #[test]
-    fn host_hash_keeps_a_block_of_addresses_together_and_scatters_blocks() {
-        let build = HostHash::default();
-        let base = 0x6440_0000u32;
-        let h = |a: u32| build.hash_one(a);
-        let mask = (1u64 << 21) - 1;
-        for i in 0..64 {
-            assert_eq!(h(base + i) & mask, (h(base) & mask) + u64::from(i), "{i}");
-        }
-        let tags: std::collections::HashSet<u64> = (0..64).map(|i| h(base + i) >> 57).collect();
-        assert!(tags.len() > 30, "tags of one block: {}", tags.len());
-        let blocks: std::collections::HashSet<u64> = (0..1024)
-            .map(|b| (h(base + b * 64) & mask) >> BLOCK_BITS)
-            .collect();
-        assert!(
-            blocks.len() > 950,
-            "{} distinct places for 1024 blocks",
-            blocks.len()
-        );
-        let v6 = |a: u128| build.hash_one(a);
-        let six = 0x2001_0db8_u128 << 96;
-        assert_eq!(v6(six + 5) & mask, (v6(six) & mask) + 5);
-        assert_ne!(
-            h(base) & mask,
-            HostHash::default().hash_one(base) & mask,
-            "seeded"
-        );
-    }
-
-    #[test]
-    fn key_hash_spreads_neighbouring_addresses_over_buckets_and_tags() {
-        let build = KeyHash::default();
-        let hashes: Vec<u64> = (0..4096u32)
-            .map(|i| build.hash_one(Ipv4Addr::from(0x6440_0000 + i)))
-            .collect();
-        // Bucket index: the low bits; control tag: the top 7 bits.
-        let buckets: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
-        let tags: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        assert!(
-            buckets.len() > 2400,
-            "{} distinct buckets of 4096",
-            buckets.len()
-        );
-        assert_eq!(tags.len(), 128);
-        assert_ne!(
-            build.hash_one(Ipv4Addr::new(10, 0, 0, 1)),
-            KeyHash::default().hash_one(Ipv4Addr::new(10, 0, 0, 1)),
-            "seeded per table"
-        );
-    }
-
-    #[test]
     fn paths_stay_small() {
         assert_eq!(size_of::<Path>(), 16);
         assert_eq!(size_of::<Paths>(), 16, "One(Path) inline, Many boxed");
+        // The time of a single path rides in the key's padding: a slot of
+        // the IPv4 host map is no bigger than `(u32, Paths)`, nor one of
+        // the other prefixes' than `(IpNet, Paths)`; IPv6 host slots grow
+        // from 32 to 40 bytes.
+        assert_eq!(size_of::<(Keyed<u32>, Paths)>(), 24);
         assert_eq!(size_of::<(u32, Paths)>(), 24);
+        assert_eq!(
+            size_of::<(Keyed<IpNet>, Paths)>(),
+            size_of::<(IpNet, Paths)>()
+        );
+        assert_eq!(size_of::<(u128, Paths)>(), 32);
+        assert_eq!(size_of::<(Keyed<V6>, Paths)>(), 40);
+        // Several paths: 8 more bytes each, in the entry's own vector.
+        assert_eq!(size_of::<Timed>(), 24);
+    }
+
+    fn keys(p: &Paths) -> Vec<(bool, SourceId, u32)> {
+        p.iter().map(Path::key).collect()
     }
 
     #[test]
     fn upsert_keeps_order_and_replaces_same_key() {
         let a = attrs();
         let mut p = Paths::One(Path::new(SourceId(3), 0, a.clone()));
-        assert!(p.upsert(Path::new(SourceId(1), 0, a.clone())).is_none());
-        assert!(p.upsert(Path::out(SourceId(0), a.clone())).is_none());
-        assert!(p.upsert(Path::new(SourceId(2), 7, a.clone())).is_none());
-        let keys: Vec<_> = p.as_slice().iter().map(Path::key).collect();
+        assert!(
+            p.upsert(Path::new(SourceId(1), 0, a.clone()), 1, 0)
+                .0
+                .is_none()
+        );
+        assert!(
+            p.upsert(Path::out(SourceId(0), a.clone()), 2, 0)
+                .0
+                .is_none()
+        );
+        assert!(
+            p.upsert(Path::new(SourceId(2), 7, a.clone()), 3, 0)
+                .0
+                .is_none()
+        );
         assert_eq!(
-            keys,
+            keys(&p),
             vec![
                 (false, SourceId(1), 0),
                 (false, SourceId(2), 7),
@@ -619,7 +687,11 @@ mod tests {
                 (true, SourceId(0), 0)
             ]
         );
-        assert!(p.upsert(Path::new(SourceId(2), 7, a.clone())).is_some());
+        assert!(
+            p.upsert(Path::new(SourceId(2), 7, a.clone()), 4, 0)
+                .0
+                .is_some()
+        );
         assert_eq!(p.len(), 4);
         assert!(p.find(SourceId(2), 7).is_some());
         assert!(p.out(SourceId(0)).is_some());
@@ -627,28 +699,59 @@ mod tests {
     }
 
     #[test]
+    fn each_path_keeps_when_it_was_set_through_one_and_many() {
+        let (a, b) = (attrs(), attrs());
+        let since = |p: &Paths, one: u32| -> Vec<(u16, u32)> {
+            p.timed(one).map(|(x, s)| (x.source.0, s)).collect()
+        };
+        let mut p = Paths::One(Path::new(SourceId(1), 0, a.clone()));
+        let one = 10;
+        // A second path: the first keeps its time, the new one gets now.
+        let (_, one) = p.upsert(Path::new(SourceId(2), 0, a.clone()), 20, one);
+        assert_eq!(since(&p, one), vec![(1, 10), (2, 20)]);
+        // The same attributes again: not a change. New ones: now.
+        let (_, one) = p.upsert(Path::new(SourceId(1), 0, a.clone()), 30, one);
+        let (_, one) = p.upsert(Path::new(SourceId(2), 0, b.clone()), 40, one);
+        assert_eq!(since(&p, one), vec![(1, 10), (2, 40)]);
+        // Back to one path: its time goes with it.
+        let (taken, one) = p.take_where(one, |x| x.source == SourceId(1));
+        assert_eq!(taken.len(), 1);
+        assert!(matches!(p, Paths::One(_)));
+        assert_eq!(since(&p, one), vec![(2, 40)]);
+        let (_, one) = p.upsert(Path::new(SourceId(2), 0, b), 50, one);
+        assert_eq!(one, 40, "re-announced unchanged");
+        let (_, one) = p.upsert(Path::new(SourceId(2), 0, a), 60, one);
+        assert_eq!(one, 60);
+    }
+
+    #[test]
     fn take_where_shrinks_back_to_one_and_to_empty() {
         let a = attrs();
         let mut p = Paths::One(Path::new(SourceId(1), 0, a.clone()));
-        p.upsert(Path::new(SourceId(2), 0, a.clone()));
-        assert_eq!(p.take_where(|x| x.source == SourceId(1)).len(), 1);
+        p.upsert(Path::new(SourceId(2), 0, a.clone()), 0, 0);
+        assert_eq!(p.take_where(0, |x| x.source == SourceId(1)).0.len(), 1);
         assert!(matches!(p, Paths::One(_)));
-        assert_eq!(p.take_where(|x| x.source == SourceId(2)).len(), 1);
+        assert_eq!(p.take_where(0, |x| x.source == SourceId(2)).0.len(), 1);
         assert!(p.is_empty());
     }
 
     #[test]
     fn host_routes_and_other_prefixes_share_one_interface() {
         let mut t = Table::new();
-        for s in [
+        for (i, s) in [
             "10.0.0.1/32",
             "2001:db8::1/128",
             "10.0.0.0/24",
             "2001:db8::/64",
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let n: IpNet = s.parse().unwrap();
-            t.insert_new(&n, Path::new(SourceId(1), 0, attrs()));
+            let since = u32::try_from(i).unwrap() + 100;
+            t.insert_new(&n, Path::new(SourceId(1), 0, attrs()), since);
             assert!(t.get(&n).is_some(), "{s}");
+            assert_eq!(t.get_timed(&n).map(|(_, s)| s), Some(since), "{s}");
         }
         assert_eq!(t.len(), 4);
         let mut all: Vec<String> = t.iter().map(|(n, _)| n.to_string()).collect();
@@ -663,11 +766,18 @@ mod tests {
             ]
         );
         let n: IpNet = "10.0.0.1/32".parse().unwrap();
-        t.get_mut(&n).unwrap().take_where(|_| true);
+        t.occupied(&n).unwrap().take_where(|_| true);
         t.remove_if_empty(&n);
         assert_eq!(t.len(), 3);
-        t.for_each_mut(|_, p| {
-            p.take_where(|_| true);
+        // An entry made by `entry` carries its time too.
+        let v6: IpNet = "2001:db8::7/128".parse().unwrap();
+        match t.entry(&v6) {
+            Entry::Vacant(v) => v.insert(Path::new(SourceId(1), 0, attrs()), 7),
+            Entry::Occupied(_) => panic!("not there yet"),
+        }
+        assert_eq!(t.get_timed(&v6).map(|(_, s)| s), Some(7));
+        t.for_each_mut(|_, mut slot| {
+            slot.take_where(|_| true);
         });
         assert!(t.is_empty());
     }

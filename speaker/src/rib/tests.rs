@@ -276,6 +276,42 @@ fn show_paths_explains_why_each_lost() {
     assert_eq!(report[1].lost_on, Some(Reason::Sequence));
 }
 
+#[test]
+fn show_paths_tells_when_each_path_came_and_from_which_router() {
+    let mut rib = rib();
+    let rr = reflector(&mut rib);
+    let p = net("10.1.1.5/32");
+    rib.set_clock(5);
+    rib.originate(p, PathAttrs::local(Mobility::new(1, false)));
+    rib.set_clock(10);
+    seq(&mut rib, rr, "10.1.1.5/32", Mobility::new(2, false));
+    rib.set_clock(20);
+    // Re-announced unchanged: not a change; the local path is untouched.
+    seq(&mut rib, rr, "10.1.1.5/32", Mobility::new(2, false));
+    let report = rib.paths(&p);
+    let got: Vec<(SourceId, u32, Option<Ipv4Addr>)> = report
+        .iter()
+        .map(|r| (r.source, r.since, r.router_id))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (rr, 10, Some("192.0.2.1".parse().unwrap())),
+            (SourceId::LOCAL, 5, None)
+        ]
+    );
+    // A newer sequence is a change; ORIGINATOR_ID names the router.
+    rib.set_clock(30);
+    let mut attrs = vec![mobility_attr(Mobility::new(3, false))];
+    attrs.push(PathAttribute::new(AttributeValue::OriginatorId(
+        "192.0.2.77".parse().unwrap(),
+    )));
+    rib.apply_update(rr, &announce(&[p], &[], attrs)).unwrap();
+    let r = &rib.paths(&p)[0];
+    assert_eq!((r.source, r.since), (rr, 30));
+    assert_eq!(r.router_id, Some("192.0.2.77".parse().unwrap()));
+}
+
 // ---- RFC 7606 ---------------------------------------------------------
 
 #[test]

@@ -16,7 +16,7 @@
 //! (`target/<profile>/bench-*`) and for a test
 //! (`target/<profile>/deps/<test>`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -412,8 +412,8 @@ pub struct Vm {
     pub tap: Iface,
     pub mac: Mac,
     pub address: Ipv4Addr,
-    /// Set by [`Vm::add_ipv6`].
-    pub address6: Option<Ipv6Addr>,
+    /// Set by [`Vm::add_ipv6`]; announced with an unsolicited NA.
+    pub address6: Option<std::net::Ipv6Addr>,
 }
 
 impl Vm {
@@ -446,16 +446,10 @@ impl Vm {
 
     /// Gives the VM an IPv6 address (/64, no DAD) and a default route via
     /// the anycast gateway's link-local address.
-    pub fn add_ipv6(&mut self, address: Ipv6Addr, gateway_ll: &str) -> Result<()> {
-        self.netns.ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{address}/64"),
-            "dev",
-            "eth0",
-            "nodad",
-        ])?;
+    pub fn add_ipv6(&mut self, address: std::net::Ipv6Addr, gateway_ll: &str) -> Result<()> {
+        let with_len = format!("{address}/64");
+        self.netns
+            .ip(&["-6", "addr", "add", &with_len, "dev", "eth0", "nodad"])?;
         self.netns.ip(&[
             "-6", "route", "add", "default", "via", gateway_ll, "dev", "eth0",
         ])?;
@@ -465,7 +459,7 @@ impl Vm {
 
     /// Sends a RARP and a gratuitous ARP for its address from eth0, as
     /// QEMU's announcement after a live migration does, and an unsolicited
-    /// neighbour advertisement for its IPv6 address if it has one.
+    /// NA for its IPv6 address if it has one.
     pub fn announce(&self) -> Result<()> {
         let mac = agent::detect::MacAddr(self.mac.0);
         let mut frames = vec![

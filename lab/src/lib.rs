@@ -23,6 +23,10 @@
 //! Declare namespaces before the peers that run in them, so peers drop
 //! first; a namespace still kills whatever runs inside when it goes.
 //!
+//! WAN links with delay, jitter and loss come from [`delay`]: netem where
+//! the kernel has it, otherwise `hr-delayline`, a userspace delay line in a
+//! namespace of its own between the two ends.
+//!
 //! Benchmarks (`src/bin/bench-*`) build on [`bench`] (one clock across
 //! namespaces, memory from `/proc`) and [`rawbgp`] (a bare BGP session for
 //! the feeder and the latency probe), and run BIRD beside hostroute in the
@@ -59,6 +63,7 @@ pub mod bench;
 pub mod bfd_bench;
 pub mod cli;
 pub mod daemon;
+pub mod delay;
 pub mod demo;
 pub mod error;
 pub mod fabric;

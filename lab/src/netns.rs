@@ -92,6 +92,31 @@ impl Netns {
         self.sysctl("net.ipv6.conf.all.forwarding", value)
     }
 
+    /// Runs `f` on a new thread that has entered this namespace (setns(2)
+    /// on `/run/netns/<name>`); sockets it opens live here. The thread's
+    /// result comes back through the handle, after any error entering.
+    pub fn thread<T, E>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<std::thread::JoinHandle<Result<T, E>>>
+    where
+        T: Send + 'static,
+        E: From<crate::Error> + Send + 'static,
+    {
+        let path = std::path::PathBuf::from(format!("/run/netns/{}", self.name));
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| crate::Error::io("opening", &path, e))?;
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| crate::Error::io("entering (setns)", &path, e.into()))?;
+                f()
+            })
+            .map_err(|e| crate::Error::io("starting a thread for", self.name.clone(), e))
+    }
+
     /// PIDs of the processes running inside.
     pub fn pids(&self) -> Result<Vec<u32>> {
         let out = run_command(Command::new("ip").args(["netns", "pids", &self.name]))?;

@@ -525,8 +525,8 @@ pub fn send_frames(netns: &Netns, ifname: &str, frames: &[Vec<u8>]) -> Result<()
     Ok(())
 }
 
-/// The kernel's route for `prefix` of protocol 200 (ours) in `netns`, as
-/// `ip -j route` prints it.
+/// The kernel's route for `prefix` (IPv4 or IPv6) of protocol 200 (ours)
+/// in `netns`, as `ip -j route` prints it.
 pub fn kernel_route(netns: &Netns, prefix: &str) -> Result<Option<Value>> {
     let family = if prefix.contains(':') { "-6" } else { "-4" };
     let out = netns.ip(&[

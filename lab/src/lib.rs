@@ -32,6 +32,12 @@
 //! the feeder and the latency probe), and run BIRD beside hostroute in the
 //! same run.
 //!
+//! [`daemon`] runs the real `hostroute` daemon in a hypervisor namespace
+//! and VMs as namespaces behind a tap-like veth, for the agent tests and
+//! the agent benchmarks; [`fabric`] puts several such hypervisors on one
+//! bridge with full-mesh iBGP, and [`wire`] watches a namespace's frames
+//! with kernel timestamps and cuts BGP UPDATEs out of its TCP segments.
+//!
 //! The demo lab builds on these: a [`topology`] (TOML, or the built-in
 //! demo topology) becomes a [`scenario::Deployment`] in hostroute or
 //! L2-stretch mode: namespaces, [`wan`] links, site [`router`]s (BIRD or
@@ -46,10 +52,6 @@
 //!                   │  TCP stream, netlink route monitors
 //!                   └──> demo: table, lab-demo.json, lab-demo-rtt.svg
 //! ```
-//!
-//! [`daemon`] runs the real `hostroute` daemon in a hypervisor namespace
-//! and VMs as namespaces behind a tap-like veth, for the agent tests, the
-//! agent benchmarks and demos.
 //!
 //! Waiting is always bounded: [`wait_until`] polls a condition for at most
 //! a given time, and every daemon launcher waits for its control socket

@@ -9,7 +9,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::process::{self, Child, run_command};
 use crate::run::{Lab, unique_name};
 
@@ -90,25 +90,6 @@ impl Netns {
         let value = if on { "1" } else { "0" };
         self.sysctl("net.ipv4.ip_forward", value)?;
         self.sysctl("net.ipv6.conf.all.forwarding", value)
-    }
-
-    /// Runs `f` on a new thread that has entered this namespace
-    /// (setns(2)): sockets it opens belong to the namespace and stay there
-    /// whichever thread uses them afterwards.
-    pub fn in_thread<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T> {
-        let path = format!("/run/netns/{}", self.name);
-        let file = std::fs::File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
-        let entered = std::thread::spawn(move || {
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map(|()| f())
-                .map_err(|e| Error::io("entering", path, e.into()))
-        });
-        entered
-            .join()
-            .map_err(|_| Error::Config("a thread inside a namespace panicked".into()))?
     }
 
     /// Runs `f` on a new thread that has entered this namespace (setns(2)

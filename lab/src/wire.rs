@@ -75,11 +75,11 @@ impl Capture {
     /// after `poll` without a frame.
     pub fn open(netns: &Netns, poll: Duration) -> Result<Capture> {
         let io = |what: &'static str| move |e: std::io::Error| Error::io(what, "AF_PACKET", e);
-        let socket = netns.in_thread(move || {
+        let socket = crate::nsthread::run(netns.name(), move || {
             let protocol = Protocol::from(i32::from(ETH_P_ALL.to_be()));
             Socket::new(Domain::PACKET, Type::RAW.cloexec(), Some(protocol))
+                .map_err(io("opening an ETH_P_ALL socket"))
         })?;
-        let socket = socket.map_err(io("opening an ETH_P_ALL socket"))?;
         socket
             .set_read_timeout(Some(poll))
             .map_err(io("setting the receive timeout of"))?;

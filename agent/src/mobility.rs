@@ -122,26 +122,13 @@ pub struct Mobility {
 /// The sequence a route to a VM that arrives here carries, given every
 /// path the RIB holds for its prefix (see the module docs).
 pub fn arrival_sequence(claims: &[Claim]) -> Sequence {
-    let others = claims
-        .iter()
-        .filter(|c| c.location != Location::Local)
-        .map(|c| c.mobility.sequence)
-        .reduce(later);
-    let own = claims
-        .iter()
-        .filter(|c| c.location == Location::Local)
-        .map(|c| c.mobility.sequence)
-        .reduce(later);
-    match (others, own) {
-        (None, own) => own.unwrap_or(Sequence::ZERO),
-        (Some(other), None) => other.next(),
-        (Some(other), Some(own)) => later(other.next(), own),
-    }
-}
-
-/// The later of two sequences by serial arithmetic.
-fn later(a: Sequence, b: Sequence) -> Sequence {
-    if b.is_newer_than(a) { b } else { a }
+    // The speaker applies the same rule in its own turn
+    // (`SpeakerHandle::originate_arrival`); one definition for both.
+    speaker::rib::next_sequence(
+        claims
+            .iter()
+            .map(|c| (c.location == Location::Local, c.mobility.sequence)),
+    )
 }
 
 impl Mobility {

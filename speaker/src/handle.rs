@@ -25,6 +25,12 @@ pub(crate) enum Command {
         prefix: IpNet,
     },
     ReleaseEndOfRib,
+    OriginateArrival {
+        prefix: IpNet,
+        is_static: bool,
+        remembered: Option<(bool, Sequence)>,
+        reply: oneshot::Sender<Sequence>,
+    },
     Liveness {
         neighbor: IpAddr,
         up: bool,
@@ -217,6 +223,26 @@ impl SpeakerHandle {
             .send(Command::Liveness { neighbor, up })
             .await
             .map_err(|_| Stopped)
+    }
+
+    /// Originates the host route of a VM that just arrived here, with the
+    /// mobility sequence [`crate::rib::next_sequence`] decides from every
+    /// path the RIB holds (and `remembered`, a path the caller saw
+    /// withdrawn: `(ours, sequence)`), in one turn of the owner: no round
+    /// trip before the UPDATE is written. Returns the sequence used.
+    pub async fn originate_arrival(
+        &self,
+        prefix: IpNet,
+        is_static: bool,
+        remembered: Option<(bool, Sequence)>,
+    ) -> Result<Sequence, Stopped> {
+        self.ask(|reply| Command::OriginateArrival {
+            prefix,
+            is_static,
+            remembered,
+            reply,
+        })
+        .await
     }
 
     /// Sends the End-of-RIB markers held back by

@@ -645,6 +645,19 @@ impl Owner {
             Command::Withdraw { prefix } => {
                 self.rib.withdraw_local(prefix);
             }
+            Command::OriginateArrival {
+                prefix,
+                is_static,
+                remembered,
+                reply,
+            } => {
+                let sequence = self.rib.arrival_sequence(&prefix, remembered);
+                self.rib.originate(
+                    prefix,
+                    crate::rib::PathAttrs::local(proto::bgp::Mobility::new(sequence.0, is_static)),
+                );
+                let _ = reply.send(sequence);
+            }
             Command::ReleaseEndOfRib => {
                 // What was originated before goes out first.
                 self.flush();

@@ -32,7 +32,7 @@ use crate::detect::{Hook, LinkEvent, Sighting};
 use crate::fib::{Delta, FibHandle, Resolver};
 use crate::gateway::AnycastGateway;
 use crate::inventory::{Decision, Evidence, Input, Inventory, VmRef, VmView};
-use crate::mobility::{Claim, Frozen, Location, Mobility, Move, arrival_sequence};
+use crate::mobility::{Frozen, Location, Mobility, Move};
 
 /// A local VM address this host holds.
 #[derive(Debug, Clone)]
@@ -263,17 +263,26 @@ impl Controller {
             );
             return;
         }
-        let claims = self.claims(prefix).await;
-        let sequence = arrival_sequence(&claims);
+        // The speaker decides the sequence from every path it holds, in
+        // the same turn as it originates (no round trip first); what we
+        // saw withdrawn a moment ago (the old host often withdraws before
+        // the VM shows up here) counts too.
+        let remembered = self
+            .recent
+            .get(&prefix)
+            .map(|r| (r.location == Location::Local, r.mobility.sequence));
+        let Ok(sequence) = self
+            .speaker
+            .originate_arrival(prefix, is_static, remembered)
+            .await
+        else {
+            error!(%prefix, "the speaker has stopped: cannot advertise");
+            return;
+        };
         self.locals.insert(
             prefix,
             local_route(vm, sequence, is_static, LocalState::Advertised),
         );
-        let attrs = PathAttrs::local(MobilityCommunity::new(sequence.0, is_static));
-        if self.speaker.originate(prefix, attrs).await.is_err() {
-            error!(%prefix, "the speaker has stopped: cannot advertise");
-            return;
-        }
         // The frame's kernel receive time to the route handed to the
         // speaker, which writes the UPDATE at the end of its current turn.
         let latency = received.and_then(|r| SystemTime::now().duration_since(r).ok());
@@ -290,31 +299,6 @@ impl Controller {
         } else {
             info!(%prefix, "withdrawn");
         }
-    }
-
-    /// Every path the RIB holds for the prefix, as mobility sees them.
-    async fn claims(&self, prefix: IpNet) -> Vec<Claim> {
-        let remembered = self.recent.get(&prefix).map(|r| Claim {
-            location: r.location,
-            mobility: r.mobility,
-        });
-        let Ok(reports) = self.speaker.routes(Some(prefix)).await else {
-            return remembered.into_iter().collect();
-        };
-        reports
-            .iter()
-            .filter(|r| r.prefix == prefix)
-            .flat_map(|r| r.paths.iter())
-            .map(|p| Claim {
-                location: if p.source == "local" {
-                    Location::Local
-                } else {
-                    location_of(SourceId(1), &p.attrs)
-                },
-                mobility: p.attrs.mobility.unwrap_or_default(),
-            })
-            .chain(remembered)
-            .collect()
     }
 
     /// One speaker event.

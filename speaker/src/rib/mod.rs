@@ -738,6 +738,26 @@ impl Rib {
     /// The newest mobility sequence among all paths to `prefix`, ours and
     /// learned (a path without the community counts as 0): the daemon
     /// originates a VM that arrives with this plus one.
+    /// The sequence a route to a VM that arrives here carries, decided
+    /// within the owner's turn (no other path can slip in between): the
+    /// highest sequence any other source holds for the prefix, plus one;
+    /// our own path's when none is newer (a restart is not a move); 0 when
+    /// the prefix is new. `remembered` is a path the caller saw withdrawn a
+    /// moment ago (`true`: ours), which still counts.
+    pub fn arrival_sequence(
+        &self,
+        prefix: &IpNet,
+        remembered: Option<(bool, Sequence)>,
+    ) -> Sequence {
+        let paths = self
+            .table
+            .get(prefix)
+            .into_iter()
+            .flat_map(|p| p.received())
+            .map(|p| (p.source == SourceId::LOCAL, p.attrs.sequence()));
+        next_sequence(paths.chain(remembered))
+    }
+
     pub fn highest_sequence_seen(&self, prefix: &IpNet) -> Option<Sequence> {
         self.table
             .get(prefix)?
@@ -763,5 +783,23 @@ impl Rib {
             table_bytes: self.table.heap_bytes(),
             attribute_bytes: self.interner.heap_bytes(),
         }
+    }
+}
+
+/// The mobility rule for a VM arriving here, over `(ours, sequence)` of
+/// every path known for its prefix: the highest other sequence plus one
+/// (serial arithmetic, RFC 1982), but never below our own path's (a
+/// restart is not a move); 0 when nobody has it.
+pub fn next_sequence(claims: impl IntoIterator<Item = (bool, Sequence)>) -> Sequence {
+    let later = |a: Sequence, b: Sequence| if b.is_newer_than(a) { b } else { a };
+    let (mut others, mut own) = (None, None);
+    for (ours, seq) in claims {
+        let slot = if ours { &mut own } else { &mut others };
+        *slot = Some(slot.map_or(seq, |s| later(s, seq)));
+    }
+    match (others, own) {
+        (None, own) => own.unwrap_or(Sequence::ZERO),
+        (Some(other), None) => other.next(),
+        (Some(other), Some(own)) => later(other.next(), own),
     }
 }

@@ -44,13 +44,15 @@ use serde::Serialize;
 mod config;
 #[cfg(target_os = "linux")]
 pub mod driver;
+pub mod gaps;
 pub mod session;
 #[cfg(target_os = "linux")]
 mod sockets;
 pub mod table;
 
 #[cfg(target_os = "linux")]
-pub use driver::{BfdHandle, DriverConfig, DriverError};
+pub use driver::{BfdHandle, DEFAULT_THREAD_NICE, DriverConfig, DriverError};
+pub use gaps::GapHistogram;
 pub use session::{AuthConfig, Input, Output, Session, SessionStatus, Timers};
 pub use table::{
     Damping, Hop, Liveness, RxMeta, SessionConfig, SessionKey, SessionSnapshot, Table,

@@ -33,6 +33,7 @@ use proto::bfd::{
 use serde::Serialize;
 
 pub use super::config::{AuthConfig, MAX_INTERVAL, MIN_INTERVAL, Timers};
+use super::gaps::GapHistogram;
 use super::{ConfigError, DropReason, Drops, SplitMix64};
 
 /// DesiredMinTx floor while the session is not Up, RFC 5880 section 6.8.3.
@@ -110,6 +111,8 @@ pub struct Counters {
     pub up_transitions: u64,
     /// Transitions from Up to any other state.
     pub down_transitions: u64,
+    /// Gaps between packets accepted in a row while Up.
+    pub rx_gaps: GapHistogram,
 }
 
 /// The fields of a session for `show bfd`.
@@ -285,6 +288,12 @@ impl Session {
         }
         self.authenticate(now, packet, bytes)?;
         self.counters.packets_in += 1;
+        if let Some(last) = self.last_rx
+            && self.state == State::Up
+            && self.last_transition.is_some_and(|up_at| last > up_at)
+        {
+            self.counters.rx_gaps.record(now.saturating_duration_since(last));
+        }
         self.last_rx = Some(now);
 
         self.remote_discr = Discriminator::new(packet.my_discriminator);

@@ -70,13 +70,17 @@ impl Listener {
         })
     }
 
-    /// Waits for the next datagram.
-    pub(super) async fn recv(&mut self) -> io::Result<Datagram> {
+    /// Waits until a datagram may be queued.
+    pub(super) async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Reads one queued datagram without waiting: `WouldBlock` when none
+    /// is (the socket is then waited on again by [`readable`](Self::readable)).
+    pub(super) fn try_recv(&mut self) -> io::Result<Datagram> {
         let Self { socket, buf, cmsg } = self;
         let fd = socket.as_raw_fd();
-        socket
-            .async_io(Interest::READABLE, || receive_once(fd, buf, cmsg))
-            .await
+        socket.try_io(Interest::READABLE, || receive_once(fd, buf, cmsg))
     }
 }
 

@@ -31,6 +31,7 @@ use proto::bfd::Discriminator;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
+use super::priority;
 use super::session::Timers;
 use super::sockets::{Datagram, Listener, Sender};
 use super::table::{Damping, Liveness, Output, RxMeta, SessionConfig, SessionKey, SessionSnapshot};
@@ -52,15 +53,19 @@ pub struct DriverConfig {
     pub multihop: bool,
     /// Listen on IPv6 too (a failure to bind IPv6 is then an error).
     pub ipv6: bool,
-    /// Nice value of the BFD thread (Linux nice is per thread), `None` to
-    /// leave it. Lowering it needs CAP_SYS_NICE; without, the thread runs
-    /// at the process's priority and says so in an info log.
+    /// SCHED_FIFO priority of the BFD thread (1 to 99), `None` to stay in
+    /// the normal class; see [`priority`](super::priority).
+    pub realtime_priority: Option<u8>,
+    /// Nice value of the BFD thread when it is not real-time (Linux nice
+    /// is per thread), `None` to leave it.
     pub thread_nice: Option<i32>,
 }
 
-/// The BFD thread's default nice value: on a busy machine its wake-ups
-/// come before the RIB's and everyone else's normal-priority work (EEVDF
-/// gives it a weight about nine times nice 0's).
+/// The BFD thread's default SCHED_FIFO priority: above every normal thread
+/// (the RIB's included), below the kernel's interrupt threads (50).
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 10;
+
+/// The BFD thread's nice value when real-time scheduling is refused.
 pub const DEFAULT_THREAD_NICE: i32 = -10;
 
 impl Default for DriverConfig {
@@ -71,6 +76,7 @@ impl Default for DriverConfig {
             single_hop: true,
             multihop: true,
             ipv6: true,
+            realtime_priority: Some(DEFAULT_REALTIME_PRIORITY),
             thread_nice: Some(DEFAULT_THREAD_NICE),
         }
     }
@@ -127,9 +133,8 @@ impl BfdHandle {
         let spawned = std::thread::Builder::new()
             .name("bfd".into())
             .spawn(move || {
-                if let Some(nice) = config.thread_nice {
-                    set_thread_nice(nice);
-                }
+                let scheduling = priority::apply(config.realtime_priority, config.thread_nice);
+                info!(?scheduling, "BFD thread scheduling");
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -486,15 +491,6 @@ async fn sleep(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Sets the calling thread's nice value (setpriority on its thread id).
-fn set_thread_nice(nice: i32) {
-    let tid = rustix::thread::gettid();
-    match rustix::process::setpriority_process(Some(tid), nice) {
-        Ok(()) => debug!(nice, tid = tid.as_raw_nonzero().get(), "BFD thread priority set"),
-        Err(e) => info!(nice, error = %e, "BFD thread keeps its priority"),
     }
 }
 

@@ -45,13 +45,17 @@ mod config;
 #[cfg(target_os = "linux")]
 pub mod driver;
 pub mod gaps;
+#[cfg(target_os = "linux")]
+pub mod priority;
 pub mod session;
 #[cfg(target_os = "linux")]
 mod sockets;
 pub mod table;
 
 #[cfg(target_os = "linux")]
-pub use driver::{BfdHandle, DEFAULT_THREAD_NICE, DriverConfig, DriverError};
+pub use driver::{
+    BfdHandle, DEFAULT_REALTIME_PRIORITY, DEFAULT_THREAD_NICE, DriverConfig, DriverError,
+};
 pub use gaps::GapHistogram;
 pub use session::{AuthConfig, Input, Output, Session, SessionStatus, Timers};
 pub use table::{

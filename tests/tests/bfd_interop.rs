@@ -644,7 +644,10 @@ fn bfd_threads_policy() -> Result<Vec<u32>> {
             continue;
         }
         let stat = std::fs::read_to_string(path.join("stat"))?;
-        let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
         let policy = after_name
             .split_whitespace()
             .nth(38)
@@ -680,7 +683,9 @@ fn stall_this_process(pause: Duration) -> Result<()> {
 /// time (300 ms) outlasts each stop and BIRD sees no failure either.
 #[test]
 fn bfd_driver_stalled_thread_reads_queued_packets_before_timers() -> Result<()> {
-    if !hostroute_tests::netns_available("bfd_driver_stalled_thread_reads_queued_packets_before_timers") {
+    if !hostroute_tests::netns_available(
+        "bfd_driver_stalled_thread_reads_queued_packets_before_timers",
+    ) {
         return Ok(());
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

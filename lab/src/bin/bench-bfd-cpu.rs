@@ -213,7 +213,11 @@ fn measure(n: u16, args: &Args) -> Result<Row> {
         let load = bench::load_average();
         let log = ours_child.log();
         let flaps = log.matches("down ").count() - downs_before;
-        for line in log.lines().filter(|l| l.starts_with("down ")).skip(downs_before) {
+        for line in log
+            .lines()
+            .filter(|l| l.starts_with("down "))
+            .skip(downs_before)
+        {
             eprintln!("{n} sessions: {line}");
         }
         let per = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(n) / (t1 - t0).as_secs_f64();

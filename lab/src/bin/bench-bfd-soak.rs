@@ -44,6 +44,8 @@ use serde_json::{Value, json};
 use speaker::bfd::{BfdHandle, Damping, DriverConfig, Hop, SessionConfig, Timers};
 
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+/// Transitions out of Up listed per system in the report; the logs have all.
+const EVENTS_SHOWN: usize = 20;
 const SUT_AS: u32 = 65000;
 const FEED_AS: u32 = 65001;
 
@@ -220,7 +222,10 @@ fn hr_config(s: &Settings) -> Value {
 fn bird_config(s: &Settings) -> String {
     let (feeder, own) = Sut::Bird.feed_link();
     let mut c = String::new();
-    let _ = writeln!(c, "router id {own};\nlog stderr all;\ntimeformat log iso long ms;");
+    let _ = writeln!(
+        c,
+        "router id {own};\nlog stderr all;\ntimeformat log iso long ms;"
+    );
     let _ = writeln!(c, "protocol device {{ scan time 10; }}");
     let _ = writeln!(c, "protocol bfd {{\n  debug {{ states, events }};");
     let _ = writeln!(
@@ -256,7 +261,9 @@ fn bird_up(ctl: &Path) -> Result<usize> {
 /// The part of a log between two byte offsets.
 fn log_between(child: &Child, from: usize, to: usize) -> String {
     let log = child.log();
-    log.get(from..to.min(log.len())).unwrap_or_default().to_string()
+    log.get(from..to.min(log.len()))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The last `reload` line of a feeder's log up to `upto` bytes: (total
@@ -272,7 +279,10 @@ fn feeder_total(log: &str) -> Option<(u64, u64)> {
 /// Every session Up on the peer, per its last liveness line per session.
 fn peer_all_up(log: &str, expected: usize) -> bool {
     let mut last = std::collections::HashMap::new();
-    for v in log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    for v in log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         if v["event"] == "liveness" {
             let key = (v["system"].to_string(), v["k"].as_u64());
             last.insert(key, v["liveness"]["state"] == "up");
@@ -387,9 +397,7 @@ fn print_report(s: &Settings, r: &Report) {
         );
     }
     println!();
-    println!(
-        "| gaps between received packets (ms) | p50 | p99 | p99.9 | max | gaps >= 30 ms |"
-    );
+    println!("| gaps between received packets (ms) | p50 | p99 | p99.9 | max | gaps >= 30 ms |");
     println!("|---|---|---|---|---|---|");
     for o in &r.outcomes {
         println!(
@@ -405,8 +413,15 @@ fn print_report(s: &Settings, r: &Report) {
         );
     }
     for o in &r.outcomes {
-        for e in &o.events {
+        for e in o.events.iter().take(EVENTS_SHOWN) {
             println!("# {}: {e}", o.sut.name());
+        }
+        if o.events.len() > EVENTS_SHOWN {
+            println!(
+                "# {}: ... and {} more transitions out of Up (logs)",
+                o.sut.name(),
+                o.events.len() - EVENTS_SHOWN
+            );
         }
     }
     println!(
@@ -417,6 +432,40 @@ fn print_report(s: &Settings, r: &Report) {
         s.routes,
         if s.bird { "" } else { " --no-bird" }
     );
+}
+
+/// Each thread of `pid` as `name (policy, rtprio, nice)` from
+/// `/proc/<pid>/task/*/stat`: policy 0 is SCHED_OTHER, 1 SCHED_FIFO.
+fn threads(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "?".into();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let field = |i: usize| fields.get(i).copied().unwrap_or("?");
+        let policy = match field(38) {
+            "0" => "other",
+            "1" => "fifo",
+            "2" => "rr",
+            other => other,
+        };
+        out.push(format!(
+            "{} ({policy}, rtprio {}, nice {})",
+            comm.trim(),
+            field(37),
+            field(16)
+        ));
+    }
+    out.sort();
+    out.join("; ")
 }
 
 fn net(address: IpAddr, len: u8) -> Result<IpNet> {
@@ -431,7 +480,13 @@ struct Running {
     bird_ctl: Option<PathBuf>,
 }
 
-fn start_feeder(lab: &Lab, feed_ns: &Netns, feeder: &Path, sut: Sut, s: &Settings) -> Result<Child> {
+fn start_feeder(
+    lab: &Lab,
+    feed_ns: &Netns,
+    feeder: &Path,
+    sut: Sut,
+    s: &Settings,
+) -> Result<Child> {
     let (from, to) = sut.feed_link();
     let mut cmd = feed_ns.command(&feeder.to_string_lossy());
     cmd.args(["--connect", &format!("{to}:179")])
@@ -479,10 +534,14 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
     let exe = std::env::current_exe()?;
     let mut cmd = peer_ns.command(&exe.to_string_lossy());
     let names: Vec<&str> = suts.iter().map(|s| s.name()).collect();
-    cmd.args(["--peer", &s.sessions.to_string(), &s.interval_ms.to_string()])
-        .arg(names.join(","))
-        .arg(&snapshot)
-        .env("RUST_LOG", "warn");
+    cmd.args([
+        "--peer",
+        &s.sessions.to_string(),
+        &s.interval_ms.to_string(),
+    ])
+    .arg(names.join(","))
+    .arg(&snapshot)
+    .env("RUST_LOG", "warn");
     let mut peer_child = Child::spawn(lab, "peer", cmd)?;
 
     let mut running = Vec::new();
@@ -576,11 +635,17 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
         .iter()
         .map(|r| cpu_time(r.daemon.pid()))
         .collect::<Result<_, _>>()?;
+    for r in &running {
+        println!("# {} threads: {}", r.sut.name(), threads(r.daemon.pid()));
+    }
+    println!("# peer threads: {}", threads(peer_child.pid()));
     let t0 = Instant::now();
     let start_ms = unix_ms();
     let mut load = Vec::new();
     while t0.elapsed() < Duration::from_secs(s.seconds) {
-        std::thread::sleep(REPORT_EVERY.min(Duration::from_secs(s.seconds).saturating_sub(t0.elapsed())));
+        std::thread::sleep(
+            REPORT_EVERY.min(Duration::from_secs(s.seconds).saturating_sub(t0.elapsed())),
+        );
         load.push(
             std::fs::read_to_string("/proc/loadavg")?
                 .split_whitespace()
@@ -596,7 +661,12 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
             }
         }
         if t0.elapsed().as_secs() % 60 < REPORT_EVERY.as_secs() {
-            eprintln!("soak: {} s of {}, load {}", t0.elapsed().as_secs(), s.seconds, bench::load_average());
+            eprintln!(
+                "soak: {} s of {}, load {}",
+                t0.elapsed().as_secs(),
+                s.seconds,
+                bench::load_average()
+            );
         }
     }
     let window = t0.elapsed();
@@ -646,11 +716,21 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
                 .lines()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .filter(|v| v["system"] == r.sut.name() && v["liveness"]["state"] != "up")
-                .map(|v| format!("peer saw session {} leave Up at unix_ms {}: {}", v["k"], v["unix_ms"], v["liveness"])),
+                .map(|v| {
+                    format!(
+                        "peer saw session {} leave Up at unix_ms {}: {}",
+                        v["k"], v["unix_ms"], v["liveness"]
+                    )
+                }),
         );
         let (system_downs, system_gaps, up_at_end) = match (r.sut, &r.bird_ctl) {
             (Sut::Bird, Some(ctl)) => (
-                Some(daemon_log.lines().filter(|l| l.contains("from Up to")).count() as u64),
+                Some(
+                    daemon_log
+                        .lines()
+                        .filter(|l| l.contains("from Up to"))
+                        .count() as u64,
+                ),
                 None,
                 bird_up(ctl)?,
             ),
@@ -672,7 +752,22 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
             events,
         });
     }
-    eprintln!("soak: window {start_ms}..{end_ms} unix ms; logs in {}", lab.dir().display());
+    // The logs outlive the lab: every transition is in them.
+    let keep = std::env::temp_dir().join(format!("bfd-soak-{start_ms}"));
+    std::fs::create_dir_all(&keep)?;
+    let logs = running
+        .iter()
+        .flat_map(|r| [&r.daemon, &r.feeder])
+        .chain([&peer_child]);
+    for child in logs {
+        if let Some(name) = child.log_path().file_name() {
+            std::fs::copy(child.log_path(), keep.join(name))?;
+        }
+    }
+    println!(
+        "# window {start_ms}..{end_ms} unix ms; logs copied to {}",
+        keep.display()
+    );
     Ok(Report {
         outcomes,
         load,

@@ -161,8 +161,10 @@ fn main() -> Result<()> {
             {
                 write_batches(&writer, bytes, messages)?;
                 total += u64::from(routes);
-                say(json!({"event": "reload", "pass": pass, "what": what, "routes": routes,
-                    "total": total, "mono_ns": mono_ns()}));
+                say(
+                    json!({"event": "reload", "pass": pass, "what": what, "routes": routes,
+                    "total": total, "mono_ns": mono_ns()}),
+                );
             }
         }
     }
@@ -254,7 +256,11 @@ fn encode(
 
 /// UPDATEs withdrawing the /32s at `first + offset`, as full as the
 /// session allows.
-fn encode_withdrawals(ctx: &Context, first: Ipv4Addr, order: &[u32]) -> Result<(Vec<u8>, Vec<usize>)> {
+fn encode_withdrawals(
+    ctx: &Context,
+    first: Ipv4Addr,
+    order: &[u32],
+) -> Result<(Vec<u8>, Vec<usize>)> {
     let base = Message::Update(Update::default()).buffer_len(ctx);
     let per_message = (usize::from(ctx.max_len()) - base) / 5;
     let start = u32::from(first);

@@ -2,11 +2,16 @@
 //! runtime that owns the [`Table`] and the UDP sockets.
 //!
 //! BFD timers are milliseconds apart; on their own thread they never wait
-//! behind best-path runs or FIB batches on the main runtime. The loop
-//! sleeps until the table's next deadline, a datagram, or a command,
-//! whichever comes first, and carries out the table's outputs: packets to
-//! send, and liveness changes published on one `tokio::sync::watch` per
-//! session.
+//! behind best-path runs or FIB batches on the main runtime, and the
+//! thread runs SCHED_FIFO (see [`priority`](super::priority)) so that
+//! nothing of the normal class delays its wake-ups. The loop sleeps until
+//! the table's next deadline, a readable socket, or a command, whichever
+//! comes first; then it reads every queued datagram, then runs the timers
+//! that are due, then carries out the table's outputs: packets to send,
+//! and liveness changes published on one `tokio::sync::watch` per session.
+//! Datagrams before timers: when the thread wakes late, packets that
+//! arrived in time are in the socket and must count before any detection
+//! timer is looked at.
 //!
 //! Sockets (Linux):
 //!

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 /// Counts of gaps by whole milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,10 @@ mod tests {
         }
         assert_eq!(h.count(), 5);
         assert_eq!(h.max(), ms(120));
-        assert_eq!(h.buckets().collect::<Vec<_>>(), [(7, 1), (8, 2), (9, 1), (63, 1)]);
+        assert_eq!(
+            h.buckets().collect::<Vec<_>>(),
+            [(7, 1), (8, 2), (9, 1), (63, 1)]
+        );
         assert_eq!(h.at_least_ms(9), 2);
         assert_eq!(h.at_least_ms(30), 1);
     }
@@ -158,7 +161,11 @@ mod tests {
         assert_eq!(h.quantile(0.99), Some(ms(9)));
         assert_eq!(h.quantile(1.0), Some(ms(25)));
         h.record(ms(500));
-        assert_eq!(h.quantile(1.0), Some(ms(500)), "the overflow bucket is the max");
+        assert_eq!(
+            h.quantile(1.0),
+            Some(ms(500)),
+            "the overflow bucket is the max"
+        );
     }
 
     #[test]

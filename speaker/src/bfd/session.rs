@@ -292,7 +292,9 @@ impl Session {
             && self.state == State::Up
             && self.last_transition.is_some_and(|up_at| last > up_at)
         {
-            self.counters.rx_gaps.record(now.saturating_duration_since(last));
+            self.counters
+                .rx_gaps
+                .record(now.saturating_duration_since(last));
         }
         self.last_rx = Some(now);
 

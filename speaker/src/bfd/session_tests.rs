@@ -752,5 +752,12 @@ fn rx_gaps_are_counted_only_between_packets_accepted_while_up() {
     let gaps = &session.counters().rx_gaps;
     assert_eq!(gaps.count(), 2, "1040 -> 1080 and 1080 -> 1125 only");
     assert_eq!(gaps.max(), 45 * MS);
-    assert_eq!(session.status(t0 + 1125 * MS).counters.rx_gaps.at_least_ms(45), 1);
+    assert_eq!(
+        session
+            .status(t0 + 1125 * MS)
+            .counters
+            .rx_gaps
+            .at_least_ms(45),
+        1
+    );
 }

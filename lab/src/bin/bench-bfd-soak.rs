@@ -366,6 +366,11 @@ struct Report {
     load: Vec<f64>,
     load_end: String,
     window: Duration,
+    /// Machine-wide softirq and steal time over the window, and the most
+    /// steal in one 5 s sample.
+    softirq_ms: u64,
+    steal_ms: u64,
+    worst_steal_ms: u64,
 }
 
 fn print_report(s: &Settings, r: &Report) {
@@ -378,6 +383,12 @@ fn print_report(s: &Settings, r: &Report) {
         "window {:.0} s; 1-minute load average every 5 s: min {min:.2}, mean {mean:.2}, max {max:.2}; at the end {}",
         r.window.as_secs_f64(),
         r.load_end
+    );
+    println!(
+        "machine-wide over the window (2 CPUs): softirq {:.1} s, hypervisor steal {:.2} s (at most {} ms in one 5 s sample)",
+        r.softirq_ms as f64 / 1000.0,
+        r.steal_ms as f64 / 1000.0,
+        r.worst_steal_ms
     );
     println!();
     println!(
@@ -466,6 +477,24 @@ fn threads(pid: u32) -> String {
     }
     out.sort();
     out.join("; ")
+}
+
+/// The machine's CPU time so far, in ms, from the first line of
+/// `/proc/stat`: (softirq, steal). Steal is time the hypervisor ran
+/// something else on our virtual CPUs: nothing inside can run then.
+fn cpu_stat() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // USER_HZ 100: ticks of 10 ms.
+    let ms = |i: usize| fields.get(i).copied().unwrap_or(0) * 10;
+    (ms(6), ms(7))
 }
 
 fn net(address: IpAddr, len: u8) -> Result<IpNet> {
@@ -641,6 +670,9 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
     println!("# peer threads: {}", threads(peer_child.pid()));
     let t0 = Instant::now();
     let start_ms = unix_ms();
+    let stat0 = cpu_stat();
+    let mut last_stat = stat0;
+    let mut worst_steal = 0;
     let mut load = Vec::new();
     while t0.elapsed() < Duration::from_secs(s.seconds) {
         std::thread::sleep(
@@ -653,6 +685,9 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(0.0),
         );
+        let stat = cpu_stat();
+        worst_steal = worst_steal.max(stat.1 - last_stat.1);
+        last_stat = stat;
         for r in &mut running {
             for child in [&mut r.daemon, &mut r.feeder] {
                 if let Some(e) = child.exited_error() {
@@ -670,6 +705,7 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
         }
     }
     let window = t0.elapsed();
+    let stat1 = cpu_stat();
     let end_marks = marks(&running);
     let peer_end = peer_child.log().len();
     let cpu1: Vec<Duration> = running
@@ -773,5 +809,8 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
         load,
         load_end,
         window,
+        softirq_ms: stat1.0 - stat0.0,
+        steal_ms: stat1.1 - stat0.1,
+        worst_steal_ms: worst_steal,
     })
 }

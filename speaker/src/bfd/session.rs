@@ -111,7 +111,8 @@ pub struct Counters {
     pub up_transitions: u64,
     /// Transitions from Up to any other state.
     pub down_transitions: u64,
-    /// Gaps between packets accepted in a row while Up.
+    /// Gaps after packets accepted while Up, up to the next packet
+    /// accepted (the gap that made the session fail included).
     pub rx_gaps: GapHistogram,
 }
 
@@ -183,6 +184,9 @@ pub struct Session {
     next_tx: Option<Instant>,
     detect_at: Option<Instant>,
     last_rx: Option<Instant>,
+    /// The last packet was accepted while Up: the next one ends a gap,
+    /// even if the detection time expired in between.
+    last_rx_up: bool,
     last_transition: Option<Instant>,
 
     xmit_auth_seq: u32,
@@ -241,6 +245,7 @@ impl Session {
             next_tx: Some(now),
             detect_at: None,
             last_rx: None,
+            last_rx_up: false,
             last_transition: None,
             xmit_auth_seq,
             last_sent: None,
@@ -289,13 +294,14 @@ impl Session {
         self.authenticate(now, packet, bytes)?;
         self.counters.packets_in += 1;
         if let Some(last) = self.last_rx
-            && self.state == State::Up
-            && self.last_transition.is_some_and(|up_at| last > up_at)
+            && self.last_rx_up
         {
             self.counters
                 .rx_gaps
                 .record(now.saturating_duration_since(last));
         }
+        let was_up = self.state == State::Up;
+        self.last_rx_up = false;
         self.last_rx = Some(now);
 
         self.remote_discr = Discriminator::new(packet.my_discriminator);
@@ -337,6 +343,7 @@ impl Session {
             }
             None => false,
         };
+        self.last_rx_up = was_up && self.state == Up;
         // The packet counts for the detection time, whatever the state: in
         // Down it only keeps bfd.RemoteDiscr alive.
         self.detect_at = Some(now + self.detection_time());

@@ -266,13 +266,12 @@ fn log_between(child: &Child, from: usize, to: usize) -> String {
         .to_string()
 }
 
-/// The last `reload` line of a feeder's log up to `upto` bytes: (total
-/// routes sent, mono_ns).
+/// The last `reload` line of a feeder's log: (total routes sent, mono_ns).
 fn feeder_total(log: &str) -> Option<(u64, u64)> {
     log.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["event"] == "reload")
-        .last()
+        .find(|v| v["event"] == "reload")
         .and_then(|v| Some((v["total"].as_u64()?, v["mono_ns"].as_u64()?)))
 }
 

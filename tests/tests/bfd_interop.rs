@@ -703,6 +703,15 @@ fn bfd_driver_stalled_thread_reads_queued_packets_before_timers() -> Result<()> 
         };
         let mut live = ours.add_session(config).await?;
         wait_for(&mut live, Duration::from_secs(10), "Up with BIRD", is_up).await?;
+        let mut watch = live.clone();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while watch.changed().await.is_ok() {
+                let now = *watch.borrow_and_update();
+                record.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+            }
+        });
         // BIRD's Poll Sequence from its 1 s start-up rate to 10 ms.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let before = snapshot_of(&ours, PEER).await?;
@@ -730,7 +739,8 @@ fn bfd_driver_stalled_thread_reads_queued_packets_before_timers() -> Result<()> 
         ensure!(
             after.status.counters.down_transitions == before.status.counters.down_transitions
                 && *live.borrow() == Liveness::Up,
-            "the session left Up during a stall: {after:?}"
+            "the session left Up during a stall: {after:?}; liveness seen: {:?}",
+            seen.lock().unwrap_or_else(|e| e.into_inner())
         );
         Ok(())
     })

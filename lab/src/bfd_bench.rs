@@ -103,6 +103,58 @@ pub fn cpu_time(pid: u32) -> Result<Duration> {
     Ok(Duration::from_millis(ticks * 10))
 }
 
+/// Each thread of `pid` as `name (policy, rtprio, nice)` from
+/// `/proc/<pid>/task/*/stat`: policy 0 is SCHED_OTHER, 1 SCHED_FIFO.
+pub fn threads(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "?".into();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let field = |i: usize| fields.get(i).copied().unwrap_or("?");
+        let policy = match field(38) {
+            "0" => "other",
+            "1" => "fifo",
+            "2" => "rr",
+            other => other,
+        };
+        out.push(format!(
+            "{} ({policy}, rtprio {}, nice {})",
+            comm.trim(),
+            field(37),
+            field(16)
+        ));
+    }
+    out.sort();
+    out.join("; ")
+}
+
+/// The machine's CPU time so far, in ms, from the first line of
+/// `/proc/stat`: (softirq, steal). Steal is time the hypervisor ran
+/// something else on our virtual CPUs: nothing inside can run then.
+pub fn cpu_stat() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // USER_HZ 100: ticks of 10 ms.
+    let ms = |i: usize| fields.get(i).copied().unwrap_or(0) * 10;
+    (ms(6), ms(7))
+}
+
 /// Where `hr-speakerd` is: `$HR_SPEAKERD`, or beside the running binary
 /// (Cargo puts both in the same target directory).
 pub fn speakerd_path() -> Result<PathBuf> {
@@ -266,5 +318,11 @@ mod tests {
     #[test]
     fn cpu_time_of_self_is_readable() {
         assert!(cpu_time(std::process::id()).is_ok());
+    }
+
+    #[test]
+    fn this_process_threads_show_their_scheduling() {
+        let threads = threads(std::process::id());
+        assert!(threads.contains("(other, rtprio 0, nice "), "{threads}");
     }
 }

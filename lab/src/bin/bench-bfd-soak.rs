@@ -444,58 +444,6 @@ fn print_report(s: &Settings, r: &Report) {
     );
 }
 
-/// Each thread of `pid` as `name (policy, rtprio, nice)` from
-/// `/proc/<pid>/task/*/stat`: policy 0 is SCHED_OTHER, 1 SCHED_FIFO.
-fn threads(pid: u32) -> String {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return "?".into();
-    };
-    let mut out = Vec::new();
-    for task in tasks.flatten() {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let field = |i: usize| fields.get(i).copied().unwrap_or("?");
-        let policy = match field(38) {
-            "0" => "other",
-            "1" => "fifo",
-            "2" => "rr",
-            other => other,
-        };
-        out.push(format!(
-            "{} ({policy}, rtprio {}, nice {})",
-            comm.trim(),
-            field(37),
-            field(16)
-        ));
-    }
-    out.sort();
-    out.join("; ")
-}
-
-/// The machine's CPU time so far, in ms, from the first line of
-/// `/proc/stat`: (softirq, steal). Steal is time the hypervisor ran
-/// something else on our virtual CPUs: nothing inside can run then.
-fn cpu_stat() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // USER_HZ 100: ticks of 10 ms.
-    let ms = |i: usize| fields.get(i).copied().unwrap_or(0) * 10;
-    (ms(6), ms(7))
-}
-
 fn net(address: IpAddr, len: u8) -> Result<IpNet> {
     Ok(IpNet::new(address, len)?)
 }
@@ -664,12 +612,16 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
         .map(|r| cpu_time(r.daemon.pid()))
         .collect::<Result<_, _>>()?;
     for r in &running {
-        println!("# {} threads: {}", r.sut.name(), threads(r.daemon.pid()));
+        println!(
+            "# {} threads: {}",
+            r.sut.name(),
+            bench::threads(r.daemon.pid())
+        );
     }
-    println!("# peer threads: {}", threads(peer_child.pid()));
+    println!("# peer threads: {}", bench::threads(peer_child.pid()));
     let t0 = Instant::now();
     let start_ms = unix_ms();
-    let stat0 = cpu_stat();
+    let stat0 = bench::cpu_stat();
     let mut last_stat = stat0;
     let mut worst_steal = 0;
     let mut load = Vec::new();
@@ -684,7 +636,7 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(0.0),
         );
-        let stat = cpu_stat();
+        let stat = bench::cpu_stat();
         worst_steal = worst_steal.max(stat.1 - last_stat.1);
         last_stat = stat;
         for r in &mut running {
@@ -704,7 +656,7 @@ fn soak(lab: &Lab, s: &Settings, bins: &[PathBuf]) -> Result<Report> {
         }
     }
     let window = t0.elapsed();
-    let stat1 = cpu_stat();
+    let stat1 = bench::cpu_stat();
     let end_marks = marks(&running);
     let peer_end = peer_child.log().len();
     let cpu1: Vec<Duration> = running

@@ -633,3 +633,115 @@ fn bfd_driver_drops_single_hop_ttl_below_255() -> Result<()> {
         anyhow::Ok(())
     })
 }
+
+/// The scheduling policy (`/proc/self/task/<tid>/stat` field 41; 1 is
+/// SCHED_FIFO) of every thread of this process named `bfd`.
+fn bfd_threads_policy() -> Result<Vec<u32>> {
+    let mut policies = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let path = task?.path();
+        if std::fs::read_to_string(path.join("comm"))?.trim() != "bfd" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat"))?;
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let policy = after_name
+            .split_whitespace()
+            .nth(38)
+            .and_then(|f| f.parse().ok())
+            .context("no policy field")?;
+        policies.push(policy);
+    }
+    ensure!(!policies.is_empty(), "no thread named bfd");
+    Ok(policies)
+}
+
+/// Stops this whole test process (BFD thread included) for `pause`: a
+/// helper process sends SIGCONT once it has slept that long.
+fn stall_this_process(pause: Duration) -> Result<()> {
+    let me = std::process::id();
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("sleep {}; kill -CONT {me}", pause.as_secs_f64()),
+        ])
+        .spawn()
+        .context("starting the SIGCONT helper")?;
+    nix::sys::signal::kill(Pid::from_raw(i32::try_from(me)?), Signal::SIGSTOP)?;
+    Ok(())
+}
+
+/// A BFD thread that gets the CPU late still counts the packets that
+/// arrived in time: BIRD sends every 10 ms (detection time here 30 ms)
+/// while this process is stopped for 80 ms, five times. On resuming, the
+/// driver reads the queued packets before it runs any timer, so the
+/// session stays Up (timers first, it expired at once: the false Downs of
+/// bench-bfd-cpu under load). We send every 100 ms, so BIRD's detection
+/// time (300 ms) outlasts each stop and BIRD sees no failure either.
+#[test]
+fn bfd_driver_stalled_thread_reads_queued_packets_before_timers() -> Result<()> {
+    if !hostroute_tests::netns_available(
+        "bfd_driver_stalled_thread_reads_queued_packets_before_timers",
+    ) {
+        return Ok(());
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("stall")?;
+    Daemon::Bird.start(&mut lab, 10)?;
+    let ours = lab.driver_in(&lab.dut)?;
+    runtime()?.block_on(async {
+        let config = SessionConfig {
+            timers: Timers {
+                desired_min_tx: Duration::from_millis(100),
+                required_min_rx: Duration::from_millis(10),
+                detect_mult: 3,
+            },
+            ..session(PEER, DUT, 10)
+        };
+        let mut live = ours.add_session(config).await?;
+        wait_for(&mut live, Duration::from_secs(10), "Up with BIRD", is_up).await?;
+        let mut watch = live.clone();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&seen);
+        tokio::spawn(async move {
+            while watch.changed().await.is_ok() {
+                let now = *watch.borrow_and_update();
+                record.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+            }
+        });
+        // BIRD's Poll Sequence from its 1 s start-up rate to 10 ms.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = snapshot_of(&ours, PEER).await?;
+        ensure!(
+            before.status.detection_time_us == Some(30_000),
+            "detection time {:?}",
+            before.status.detection_time_us
+        );
+        for _ in 0..5 {
+            stall_this_process(Duration::from_millis(80))?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let after = snapshot_of(&ours, PEER).await?;
+        ensure!(
+            bfd_threads_policy()?.iter().all(|p| *p == 1),
+            "BFD threads not SCHED_FIFO: {:?}",
+            bfd_threads_policy()?
+        );
+        let gaps = &after.status.counters.rx_gaps;
+        ensure!(
+            gaps.max() >= Duration::from_millis(80),
+            "no stall seen: longest gap {:?}",
+            gaps.max()
+        );
+        ensure!(
+            after.status.counters.down_transitions == before.status.counters.down_transitions
+                && *live.borrow() == Liveness::Up,
+            "the session left Up during a stall: {after:?}; liveness seen: {:?}",
+            seen.lock().unwrap_or_else(|e| e.into_inner())
+        );
+        Ok(())
+    })
+}

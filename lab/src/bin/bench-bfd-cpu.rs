@@ -10,7 +10,9 @@
 //! Once every session is Up on our side, `utime + stime` of both processes
 //! (`/proc/<pid>/stat`, all threads) is read, again after `--seconds`, and
 //! the difference is divided by sessions x seconds. Our driver prints each
-//! Down after Up; any is a flap (a false Down: nothing failed).
+//! Down after Up with its diagnostic (on stderr here); any is a flap (a
+//! false Down: nothing failed). Only Downs after every session came Up
+//! count: not the start-up, not the teardown.
 //!
 //! `cargo run --release -p hostroute-lab --bin bench-bfd-cpu -- --sessions 10,100 --interval-ms 10 --seconds 20`
 
@@ -94,7 +96,7 @@ fn driver(n: u16, interval_ms: u32) -> Result<()> {
                     let now = *watch.borrow_and_update();
                     let up = now == Liveness::Up;
                     if up != was_up {
-                        let _ = tx.send((k, up));
+                        let _ = tx.send((k, now));
                         was_up = up;
                     }
                     if watch.changed().await.is_err() {
@@ -106,12 +108,19 @@ fn driver(n: u16, interval_ms: u32) -> Result<()> {
         drop(tx);
         let mut up = std::collections::HashSet::new();
         let mut all_up = false;
-        while let Some((k, is_up)) = rx.recv().await {
-            if is_up {
+        let start = std::time::Instant::now();
+        while let Some((k, liveness)) = rx.recv().await {
+            if liveness == Liveness::Up {
                 up.insert(k);
             } else {
                 up.remove(&k);
-                println!("down {k}");
+                // The diagnostic says who saw the failure: detection time
+                // expired here, or the peer signalled Down.
+                println!(
+                    "down {k} after {} ms: {}",
+                    start.elapsed().as_millis(),
+                    serde_json::to_string(&liveness).unwrap_or_default()
+                );
             }
             if !all_up && up.len() == usize::from(n) {
                 all_up = true;
@@ -202,7 +211,15 @@ fn measure(n: u16, args: &Args) -> Result<Row> {
             Instant::now(),
         );
         let load = bench::load_average();
-        let flaps = ours_child.log().matches("down ").count() - downs_before;
+        let log = ours_child.log();
+        let flaps = log.matches("down ").count() - downs_before;
+        for line in log
+            .lines()
+            .filter(|l| l.starts_with("down "))
+            .skip(downs_before)
+        {
+            eprintln!("{n} sessions: {line}");
+        }
         let per = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(n) / (t1 - t0).as_secs_f64();
         let sessions = Command::new("birdc")
             .arg("-s")

@@ -5,8 +5,14 @@
 //! ```text
 //! hr-feeder --connect 10.255.0.2:179 --local-as 65001 --router-id 10.255.0.1 \
 //!           --next-hop 10.255.0.1 --routes 1000000 [--first 100.64.0.0] \
-//!           [--hold 90] [--seq 1] [--go-file PATH] [--extended-message] [--shuffle]
+//!           [--hold 90] [--seq 1] [--go-file PATH] [--extended-message] [--shuffle] \
+//!           [--repeat]
 //! ```
+//!
+//! With `--repeat`, after End-of-RIB the feeder reloads the table until
+//! killed: withdraw every route, announce every route, again and again, so
+//! the receiver is loaded for as long as the feeder runs. TCP flow control
+//! paces it to what the receiver reads.
 //!
 //! Every route has one attribute set: ORIGIN IGP, AS_PATH [local AS],
 //! NEXT_HOP, the community `local-as:1` and the mobility extended community
@@ -19,7 +25,10 @@
 //! stdout, one JSON object per line, timestamps from CLOCK_MONOTONIC
 //! (`lab::bench::mono_ns`, comparable across namespaces):
 //! `established`, `prepared`, `first_update` (just before the first
-//! UPDATE byte is written), `sent` (End-of-RIB handed to the kernel).
+//! UPDATE byte is written), `sent` (End-of-RIB handed to the kernel), and
+//! with `--repeat` one `reload` per pass (`withdrawn` or `announced`, its
+//! route count and the total so far, once its last byte is handed to the
+//! kernel).
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -58,7 +67,7 @@ fn main() -> Result<()> {
             "seq",
             "go-file",
         ],
-        &["extended-message", "shuffle"],
+        &["extended-message", "shuffle", "repeat"],
     )?;
     let connect: SocketAddr = args.need("connect")?;
     let local_as: u32 = args.need("local-as")?;
@@ -142,6 +151,23 @@ fn main() -> Result<()> {
         json!({"event": "sent", "mono_ns": mono_ns(), "routes": routes,
         "messages": messages.len(), "bytes": bytes.len()}),
     );
+    if args.flag("repeat") {
+        let withdrawals = encode_withdrawals(&ctx, first, &order)?;
+        let announcements = (bytes, messages);
+        let mut total = u64::from(routes);
+        for pass in 1u64.. {
+            for (what, (bytes, messages)) in
+                [("withdrawn", &withdrawals), ("announced", &announcements)]
+            {
+                write_batches(&writer, bytes, messages)?;
+                total += u64::from(routes);
+                say(
+                    json!({"event": "reload", "pass": pass, "what": what, "routes": routes,
+                    "total": total, "mono_ns": mono_ns()}),
+                );
+            }
+        }
+    }
     // Stay up: the reader thread ends the process on NOTIFICATION or close,
     // the keepalive thread keeps the session; the benchmark kills us.
     loop {
@@ -226,6 +252,50 @@ fn encode(
         next += count;
     }
     Ok((bytes, messages))
+}
+
+/// UPDATEs withdrawing the /32s at `first + offset`, as full as the
+/// session allows.
+fn encode_withdrawals(
+    ctx: &Context,
+    first: Ipv4Addr,
+    order: &[u32],
+) -> Result<(Vec<u8>, Vec<usize>)> {
+    let base = Message::Update(Update::default()).buffer_len(ctx);
+    let per_message = (usize::from(ctx.max_len()) - base) / 5;
+    let start = u32::from(first);
+    let mut bytes = Vec::new();
+    let mut messages = Vec::new();
+    for chunk in order.chunks(per_message) {
+        let withdrawn = chunk
+            .iter()
+            .map(|offset| Nlri::new(IpNet::V4(Ipv4Net::from(Ipv4Addr::from(start + offset)))))
+            .collect();
+        let update = Update {
+            withdrawn,
+            ..Update::default()
+        };
+        let before = bytes.len();
+        Message::Update(update).emit(ctx, &mut bytes)?;
+        messages.push(bytes.len() - before);
+    }
+    Ok((bytes, messages))
+}
+
+/// Writes `bytes` (messages of lengths `messages`) in batches of whole
+/// messages, taking the writer's lock per batch so KEEPALIVEs interleave.
+fn write_batches(writer: &Mutex<TcpStream>, bytes: &[u8], messages: &[usize]) -> Result<()> {
+    let mut start = 0;
+    for batch in batches(messages) {
+        let chunk = bytes.get(start..start + batch).unwrap_or_default();
+        writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("writer lock poisoned"))?
+            .write_all(chunk)
+            .context("writing UPDATEs")?;
+        start += batch;
+    }
+    Ok(())
 }
 
 /// Groups consecutive message lengths into write batches of whole messages.
@@ -327,6 +397,28 @@ mod tests {
             at += m;
         }
         assert_eq!(seen, 2000);
+        let (bytes, messages) =
+            encode_withdrawals(&ctx, Ipv4Addr::new(100, 64, 0, 0), &order).unwrap();
+        assert!(messages.iter().all(|&m| m <= 4096));
+        let mut withdrawn = Vec::new();
+        let mut at = 0;
+        for m in &messages {
+            let d = Message::decode(&bytes[at..at + m], &ctx).unwrap();
+            let Message::Update(u) = d.message else {
+                panic!()
+            };
+            assert!(u.nlri.is_empty() && u.attributes.is_empty());
+            withdrawn.extend(u.withdrawn);
+            at += m;
+        }
+        assert_eq!(at, bytes.len());
+        assert_eq!(withdrawn.len(), 2000);
+        assert_eq!(
+            withdrawn[0],
+            Nlri::new(IpNet::V4(Ipv4Net::from(Ipv4Addr::from(
+                u32::from(Ipv4Addr::new(100, 64, 0, 0)) + order[0]
+            ))))
+        );
         assert_eq!(
             batches(&[100_000, 100_000, 100_000]),
             vec![200_000, 100_000]

@@ -2,11 +2,16 @@
 //! runtime that owns the [`Table`] and the UDP sockets.
 //!
 //! BFD timers are milliseconds apart; on their own thread they never wait
-//! behind best-path runs or FIB batches on the main runtime. The loop
-//! sleeps until the table's next deadline, a datagram, or a command,
-//! whichever comes first, and carries out the table's outputs: packets to
-//! send, and liveness changes published on one `tokio::sync::watch` per
-//! session.
+//! behind best-path runs or FIB batches on the main runtime, and the
+//! thread runs SCHED_FIFO (see [`priority`](super::priority)) so that
+//! nothing of the normal class delays its wake-ups. The loop sleeps until
+//! the table's next deadline, a readable socket, or a command, whichever
+//! comes first; then it reads every queued datagram, then runs the timers
+//! that are due, then carries out the table's outputs: packets to send,
+//! and liveness changes published on one `tokio::sync::watch` per session.
+//! Datagrams before timers: when the thread wakes late, packets that
+//! arrived in time are in the socket and must count before any detection
+//! timer is looked at.
 //!
 //! Sockets (Linux):
 //!
@@ -31,10 +36,14 @@ use proto::bfd::Discriminator;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
+use super::priority;
 use super::session::Timers;
 use super::sockets::{Datagram, Listener, Sender};
 use super::table::{Damping, Liveness, Output, RxMeta, SessionConfig, SessionKey, SessionSnapshot};
 use super::{ConfigError, MULTIHOP_PORT, SINGLE_HOP_PORT, SplitMix64, Table, sockets};
+
+/// Datagrams read from one listener per turn of the loop, at most.
+const DRAIN_LIMIT: usize = 1024;
 
 /// How the driver starts.
 #[derive(Debug, Clone)]
@@ -49,7 +58,20 @@ pub struct DriverConfig {
     pub multihop: bool,
     /// Listen on IPv6 too (a failure to bind IPv6 is then an error).
     pub ipv6: bool,
+    /// SCHED_FIFO priority of the BFD thread (1 to 99), `None` to stay in
+    /// the normal class; see [`priority`](super::priority).
+    pub realtime_priority: Option<u8>,
+    /// Nice value of the BFD thread when it is not real-time (Linux nice
+    /// is per thread), `None` to leave it.
+    pub thread_nice: Option<i32>,
 }
+
+/// The BFD thread's default SCHED_FIFO priority: above every normal thread
+/// (the RIB's included), below the kernel's interrupt threads (50).
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 10;
+
+/// The BFD thread's nice value when real-time scheduling is refused.
+pub const DEFAULT_THREAD_NICE: i32 = -10;
 
 impl Default for DriverConfig {
     fn default() -> Self {
@@ -59,6 +81,8 @@ impl Default for DriverConfig {
             single_hop: true,
             multihop: true,
             ipv6: true,
+            realtime_priority: Some(DEFAULT_REALTIME_PRIORITY),
+            thread_nice: Some(DEFAULT_THREAD_NICE),
         }
     }
 }
@@ -114,6 +138,8 @@ impl BfdHandle {
         let spawned = std::thread::Builder::new()
             .name("bfd".into())
             .spawn(move || {
+                let scheduling = priority::apply(config.realtime_priority, config.thread_nice);
+                info!(?scheduling, "BFD thread scheduling");
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -260,12 +286,9 @@ impl Driver {
         info!("BFD driver started");
         loop {
             let deadline = self.table.next_deadline();
-            let [l0, l1, l2, l3] = &mut self.listeners;
+            let [l0, l1, l2, l3] = &self.listeners;
             tokio::select! {
                 biased;
-                () = sleep(deadline) => {
-                    self.table.on_timer(Instant::now(), &mut self.out);
-                }
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => {
                         self.stop();
@@ -278,24 +301,46 @@ impl Driver {
                         break;
                     }
                 },
-                datagram = recv(l0) => self.datagram(datagram, false),
-                datagram = recv(l1) => self.datagram(datagram, false),
-                datagram = recv(l2) => self.datagram(datagram, true),
-                datagram = recv(l3) => self.datagram(datagram, true),
+                () = sleep(deadline) => {}
+                ready = readable(l0) => log_readiness(ready),
+                ready = readable(l1) => log_readiness(ready),
+                ready = readable(l2) => log_readiness(ready),
+                ready = readable(l3) => log_readiness(ready),
             }
+            // Whatever woke the thread, every datagram already queued is
+            // read before any timer runs: a packet that arrived before its
+            // session's detection deadline keeps the session Up even when
+            // this thread got the CPU late (a timer-first order turned one
+            // 20 ms stall of the thread into a Down of every session).
+            self.drain();
+            self.table.on_timer(Instant::now(), &mut self.out);
             self.flush();
         }
         info!("BFD driver stopped");
     }
 
-    fn datagram(&mut self, datagram: io::Result<Datagram>, multihop: bool) {
-        let datagram = match datagram {
-            Ok(datagram) => datagram,
-            Err(e) => {
-                warn!(error = %e, "BFD receive failed");
-                return;
+    /// Reads what every listener has queued, at most [`DRAIN_LIMIT`] each
+    /// per turn so that a flood cannot hold the timers back for long.
+    fn drain(&mut self) {
+        for index in 0..self.listeners.len() {
+            let multihop = index >= 2;
+            for _ in 0..DRAIN_LIMIT {
+                let Some(listener) = self.listeners.get_mut(index).and_then(Option::as_mut) else {
+                    break;
+                };
+                match listener.try_recv() {
+                    Ok(datagram) => self.datagram(datagram, multihop),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        warn!(error = %e, "BFD receive failed");
+                        break;
+                    }
+                }
             }
-        };
+        }
+    }
+
+    fn datagram(&mut self, datagram: Datagram, multihop: bool) {
         if let Some(index) = datagram.ifindex
             && !self.ifnames.contains_key(&index)
             && let Some(name) = sockets::ifname(index)
@@ -455,9 +500,15 @@ async fn sleep(deadline: Option<Instant>) {
 }
 
 /// Never resolves for a listener that is not open.
-async fn recv(listener: &mut Option<Listener>) -> io::Result<Datagram> {
+async fn readable(listener: &Option<Listener>) -> io::Result<()> {
     match listener {
-        Some(listener) => listener.recv().await,
+        Some(listener) => listener.readable().await,
         None => std::future::pending().await,
+    }
+}
+
+fn log_readiness(ready: io::Result<()>) {
+    if let Err(e) = ready {
+        warn!(error = %e, "BFD socket readiness failed");
     }
 }

@@ -11,9 +11,11 @@
 //!   demultiplexes received packets (RFC 5881 section 3, RFC 5883 section
 //!   4), checks TTLs, allocates discriminators, damps flap storms, and
 //!   reports each session's [`Liveness`](table::Liveness).
-//! - [`driver`]: a dedicated OS thread running a current-thread tokio
-//!   runtime that owns the table and the UDP sockets, so millisecond timers
-//!   never wait behind RIB work. [`BfdHandle`](driver::BfdHandle) talks to
+//! - [`driver`]: a dedicated OS thread (SCHED_FIFO when allowed, see
+//!   [`priority`]) running a current-thread tokio runtime that owns the
+//!   table and the UDP sockets, so millisecond timers never wait behind RIB
+//!   work; on each wake-up it reads every queued datagram before it runs
+//!   the timers. [`BfdHandle`](driver::BfdHandle) talks to
 //!   it; each session's liveness is published on a `tokio::sync::watch`.
 //!
 //! ```text
@@ -23,7 +25,7 @@
 //!  BfdHandle::set_admin_down   (mpsc)        | driver loop                   |
 //!  BfdHandle::snapshot   <----oneshot-----   |   Table --- Session x N       |
 //!                                            |   sleep_until(next_deadline)  |
-//!  watch::Receiver<Liveness> <--watch------  |   recvmsg (TTL, pktinfo)      |
+//!  watch::Receiver<Liveness> <--watch------  |   recvmsg all queued, timers  |
 //!  (one per session: Up / Down / AdminDown)  +--+-----------+---------------++
 //!                                               |           |               |
 //!                                  UDP 3784 v4/v6   UDP 4784 v4/v6   one TX socket per session
@@ -44,13 +46,19 @@ use serde::Serialize;
 mod config;
 #[cfg(target_os = "linux")]
 pub mod driver;
+pub mod gaps;
+#[cfg(target_os = "linux")]
+pub mod priority;
 pub mod session;
 #[cfg(target_os = "linux")]
 mod sockets;
 pub mod table;
 
 #[cfg(target_os = "linux")]
-pub use driver::{BfdHandle, DriverConfig, DriverError};
+pub use driver::{
+    BfdHandle, DEFAULT_REALTIME_PRIORITY, DEFAULT_THREAD_NICE, DriverConfig, DriverError,
+};
+pub use gaps::GapHistogram;
 pub use session::{AuthConfig, Input, Output, Session, SessionStatus, Timers};
 pub use table::{
     Damping, Hop, Liveness, RxMeta, SessionConfig, SessionKey, SessionSnapshot, Table,

@@ -33,6 +33,7 @@ use proto::bfd::{
 use serde::Serialize;
 
 pub use super::config::{AuthConfig, MAX_INTERVAL, MIN_INTERVAL, Timers};
+use super::gaps::GapHistogram;
 use super::{ConfigError, DropReason, Drops, SplitMix64};
 
 /// DesiredMinTx floor while the session is not Up, RFC 5880 section 6.8.3.
@@ -110,6 +111,9 @@ pub struct Counters {
     pub up_transitions: u64,
     /// Transitions from Up to any other state.
     pub down_transitions: u64,
+    /// Gaps after packets accepted while Up, up to the next packet
+    /// accepted (the gap that made the session fail included).
+    pub rx_gaps: GapHistogram,
 }
 
 /// The fields of a session for `show bfd`.
@@ -180,6 +184,9 @@ pub struct Session {
     next_tx: Option<Instant>,
     detect_at: Option<Instant>,
     last_rx: Option<Instant>,
+    /// The last packet was accepted while Up: the next one ends a gap,
+    /// even if the detection time expired in between.
+    last_rx_up: bool,
     last_transition: Option<Instant>,
 
     xmit_auth_seq: u32,
@@ -238,6 +245,7 @@ impl Session {
             next_tx: Some(now),
             detect_at: None,
             last_rx: None,
+            last_rx_up: false,
             last_transition: None,
             xmit_auth_seq,
             last_sent: None,
@@ -285,6 +293,15 @@ impl Session {
         }
         self.authenticate(now, packet, bytes)?;
         self.counters.packets_in += 1;
+        if let Some(last) = self.last_rx
+            && self.last_rx_up
+        {
+            self.counters
+                .rx_gaps
+                .record(now.saturating_duration_since(last));
+        }
+        let was_up = self.state == State::Up;
+        self.last_rx_up = false;
         self.last_rx = Some(now);
 
         self.remote_discr = Discriminator::new(packet.my_discriminator);
@@ -326,6 +343,7 @@ impl Session {
             }
             None => false,
         };
+        self.last_rx_up = was_up && self.state == Up;
         // The packet counts for the detection time, whatever the state: in
         // Down it only keeps bfd.RemoteDiscr alive.
         self.detect_at = Some(now + self.detection_time());

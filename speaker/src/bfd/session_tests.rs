@@ -734,3 +734,30 @@ fn drop_reason_counts_add_up() {
     }
     assert_eq!(drops.total(), 9);
 }
+
+#[test]
+fn rx_gaps_are_counted_only_between_packets_accepted_while_up() {
+    let t0 = Instant::now();
+    let mut session = new_session(t0, fast(), None);
+    feed(&mut session, t0, &peer(State::Down, 0));
+    // Init: a second before Up, not a gap of the Up session.
+    feed(&mut session, t0 + 1000 * MS, &peer(State::Up, LOCAL));
+    assert_eq!(session.state(), State::Up);
+    // The packet that brought the session Up was accepted before Up: the
+    // gap from it (1000 -> 1040) is not counted.
+    let up = peer(State::Up, LOCAL);
+    feed(&mut session, t0 + 1040 * MS, &up);
+    feed(&mut session, t0 + 1080 * MS, &up);
+    feed(&mut session, t0 + 1125 * MS, &up);
+    let gaps = &session.counters().rx_gaps;
+    assert_eq!(gaps.count(), 2, "1040 -> 1080 and 1080 -> 1125 only");
+    assert_eq!(gaps.max(), 45 * MS);
+    assert_eq!(
+        session
+            .status(t0 + 1125 * MS)
+            .counters
+            .rx_gaps
+            .at_least_ms(45),
+        1
+    );
+}

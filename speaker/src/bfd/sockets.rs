@@ -70,13 +70,30 @@ impl Listener {
         })
     }
 
-    /// Waits for the next datagram.
-    pub(super) async fn recv(&mut self) -> io::Result<Datagram> {
+    /// Waits until a datagram may be queued.
+    pub(super) async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Reads one queued datagram without waiting: `WouldBlock` when none
+    /// is. Asks the kernel whatever tokio believes: after SIGSTOP and
+    /// SIGCONT, epoll_wait returns EINTR (signal(7)) and tokio sees no
+    /// readiness until its next turn, though datagrams wait in the socket.
+    /// On `WouldBlock` tokio's readiness is cleared, so that
+    /// [`readable`](Self::readable) waits for the next datagram (one
+    /// thread runs the runtime: no datagram can slip between the two).
+    pub(super) fn try_recv(&mut self) -> io::Result<Datagram> {
         let Self { socket, buf, cmsg } = self;
         let fd = socket.as_raw_fd();
-        socket
-            .async_io(Interest::READABLE, || receive_once(fd, buf, cmsg))
-            .await
+        match receive_once(fd, buf, cmsg) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let _ = socket.try_io(Interest::READABLE, || {
+                    Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+                });
+                Err(e)
+            }
+            other => other,
+        }
     }
 }
 

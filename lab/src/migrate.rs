@@ -4,6 +4,7 @@
 //! vNIC reappears on the destination; it announces itself.
 //!
 //! ```text
+//!       hv3 agent: migration begins (hostroute: `vm migrate-begin`)
 //!   t0  tap-vm1 down (the VM's eth0 loses carrier)    ── blackout ──┐
 //!       tap-vm1: hv1 ──`ip link set netns`──> hv3                    │
 //!       hv3: the tap comes up (agent: gateway | bridge port)         │
@@ -11,6 +12,9 @@
 //!       hv3 agent: announced -> originate the /32 (sequence + 1)
 //!       hv1 agent: tap gone -> withdraw
 //! ```
+//!
+//! The real daemon detects the last three steps itself (tap appearing and
+//! leaving, the announcement); the stand-in agent is told.
 //!
 //! `announced_at` (t1) is when the first announcement frame left: the
 //! moment convergence is measured from.
@@ -33,7 +37,8 @@ pub struct MoveRecord {
     pub blackout_ms: f64,
     /// From the VM's link going down to the first announcement frame.
     pub link_down_ms: f64,
-    /// Mobility sequence the destination used (hostroute mode).
+    /// Mobility sequence the destination used, when the lab chose it (the
+    /// stand-in agent; the daemon picks its own, see `show routes`).
     pub sequence: Option<u32>,
     #[serde(skip)]
     pub started: Option<Instant>,
@@ -71,6 +76,15 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
         .vms
         .get_mut(vm)
         .ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
+    if d.mode == Mode::Hostroute {
+        // libvirt's hook at the destination, before the VM is paused.
+        let mut port = vm_ref.port();
+        port.tap = vm_ref.tap.name().to_string();
+        d.agents
+            .get_mut(to)
+            .ok_or_else(|| Error::Config(format!("no agent on {to}")))?
+            .migration_begins(&port)?;
+    }
     let started = Instant::now();
     tracing::info!(vm, %from, %to, ?blackout, "lab: live migration starts");
 
@@ -110,7 +124,8 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
         // What the daemon's detectors would report: the announcement at the
         // destination, the tap gone at the source.
         let seq = d.sequences.get(vm).copied().unwrap_or(0) + 1;
-        d.agents
+        sequence = d
+            .agents
             .get_mut(to)
             .ok_or_else(|| Error::Config(format!("no agent on {to}")))?
             .vm_announced(&port, seq)?;
@@ -118,7 +133,6 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
             agent.port_gone(&old_port)?;
         }
         d.sequences.insert(vm.to_string(), seq);
-        sequence = Some(seq);
     }
     d.recorder.update(|s| {
         s.info.insert(format!("vm {vm}"), to.to_string());

@@ -9,6 +9,10 @@
 //!                           │ exported to the kernel          └── eBGP ── rc
 //! ```
 //!
+//! Toward its hypervisors (route-reflector clients) the router puts itself
+//! as next hop, so what a hypervisor's daemon installs in its kernel FIB
+//! points at a directly connected gateway.
+//!
 //! Unlike the interop peers of [`crate::peers`] (host routes only, no
 //! kernel), these routers carry everything: the VM host routes, the link
 //! subnets (so VXLAN tunnel endpoints reach each other in L2-stretch mode)
@@ -121,9 +125,17 @@ pub fn render_bird(config: &RouterConfig) -> String {
             "  connect delay time 1; connect retry time 2; error wait time 1, 5;"
         );
         if s.rr_client {
+            // Hypervisors install what they learn in their kernel FIB: the
+            // next hop must be on their link (this router), not another
+            // hypervisor or a WAN address they cannot reach directly.
             let _ = writeln!(out, "  rr client;");
+            let _ = writeln!(
+                out,
+                "  ipv4 {{ import all; export all; next hop self; }};"
+            );
+        } else {
+            let _ = writeln!(out, "  ipv4 {{ import all; export all; }};");
         }
-        let _ = writeln!(out, "  ipv4 {{ import all; export all; }};");
         let _ = writeln!(out, "}}");
     }
     out
@@ -171,19 +183,28 @@ fn start_frr(netns: &Netns, config: &RouterConfig) -> Result<Router> {
     }
     let frr = Frr::start(netns, peer)?;
     // The interop launcher passes host routes of pools only; a site router
-    // passes everything and announces its connected subnets.
-    frr.vtysh(&[
+    // passes everything and announces its connected subnets. Hypervisors
+    // get this router as next hop (see `render_bird`).
+    let router_bgp = format!("router bgp {}", config.asn);
+    let next_hop_self: Vec<String> = config
+        .sessions
+        .iter()
+        .filter(|s| s.rr_client)
+        .map(|s| format!("neighbor {} next-hop-self force", s.neighbor))
+        .collect();
+    let mut commands = vec![
         "configure terminal",
         "route-map HR-IMPORT permit 1",
         "exit",
         "route-map HR-EXPORT permit 1",
         "exit",
-        &format!("router bgp {}", config.asn),
+        &router_bgp,
         "address-family ipv4 unicast",
         "redistribute connected",
-        "end",
-        "clear ip bgp * soft",
-    ])?;
+    ];
+    commands.extend(next_hop_self.iter().map(String::as_str));
+    commands.extend(["end", "clear ip bgp * soft"]);
+    frr.vtysh(&commands)?;
     Ok(Router::Frr(Box::new(frr)))
 }
 
@@ -215,6 +236,7 @@ mod tests {
         assert!(text.contains("protocol bgp n1 {\n  local 198.18.1.1 as 65001;"));
         assert!(text.contains("neighbor 198.18.9.2 as 65002;"));
         assert_eq!(text.matches("rr client;").count(), 1);
+        assert_eq!(text.matches("next hop self;").count(), 1);
         assert!(text.contains("if source = RTS_BGP then accept"));
     }
 }

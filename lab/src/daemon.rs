@@ -63,7 +63,14 @@ pub fn hostroute_binary() -> Result<PathBuf> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--quiet", "-p", "hostroute-agent", "--bin", "hostroute"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "hostroute-agent",
+                "--bin",
+                "hostroute",
+            ])
             .arg("--manifest-path")
             .arg(crate::bench::workspace().join("Cargo.toml"))
             .arg("--target-dir")

@@ -100,6 +100,8 @@ pub struct ModeResult {
     pub path_after: Vec<String>,
     pub return_path_after: Vec<String>,
     pub route_events: BTreeMap<String, Vec<RouteEvent>>,
+    /// The same events as (ms after the announcement, deleted, gateway).
+    pub route_timeline: BTreeMap<String, Vec<(f64, bool, Option<std::net::Ipv4Addr>)>>,
     pub probes: Vec<Probe>,
 }
 
@@ -182,6 +184,10 @@ pub fn run_mode(
         mode.as_str(),
         lab.dir(),
     )?;
+    if std::env::var_os("HR_LAB_KEEP").is_some() {
+        // Keep the run directory (daemon and router logs) for a look after.
+        lab.keep();
+    }
     let result = (|| {
         let mut d = Deployment::up(lab, topology, mode, recorder.clone())?;
         measure_move(&mut d, options)
@@ -241,6 +247,22 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         .filter(|p| p.sent_ms >= blackout_start_ms && p.sent_ms < move_ms)
         .count();
 
+    let since = |at: Instant| {
+        at.checked_duration_since(announced).map_or_else(
+            || -(announced.duration_since(at).as_secs_f64() * 1000.0),
+            |d| d.as_secs_f64() * 1000.0,
+        )
+    };
+    let route_timeline = route_events
+        .iter()
+        .map(|(node, events)| {
+            let line = events
+                .iter()
+                .filter_map(|e| e.at.map(|at| (since(at), e.deleted, e.gateway)))
+                .collect();
+            (node.clone(), line)
+        })
+        .collect();
     let mut convergence_per_router_ms = BTreeMap::new();
     let mut fib_unchanged = Vec::new();
     if d.mode == Mode::Hostroute {
@@ -288,6 +310,7 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         convergence_ms,
         convergence_per_router_ms,
         fib_unchanged,
+        route_timeline,
         path_before,
         path_after,
         return_path_after,

@@ -15,9 +15,9 @@
 //! an anycast gateway, originates the /32 and /128 with a mobility
 //! sequence, withdraws them when the tap goes, and installs what it learns
 //! from the router in the namespace's kernel FIB. So the lab's hooks shrink
-//! to what libvirt does on a real host: plug the tap in (`port_up` brings
-//! it up) and, when a live migration starts, tell the destination
-//! (`hostroute vm migrate-begin`). Status comes from the daemon's CLI
+//! to what libvirt does on a real host, when a live migration starts: tell
+//! the destination (`hostroute vm migrate-begin`). Plugging the tap in
+//! (up) is the lab's part, as it is libvirt's. Status comes from the daemon's CLI
 //! (`show peers|routes --json`).
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -28,13 +28,11 @@ use crate::daemon::{Daemon, DaemonConfig, Launch};
 use crate::error::{Error, Result};
 use crate::hypervisor::{HypervisorAgent, VmPort};
 use crate::netns::Netns;
-use crate::process::run_command;
 use crate::topology::Mobility;
 
 /// `hostroute daemon` in a hypervisor namespace; stopped when dropped.
 pub struct HostrouteAgent {
     daemon: Daemon,
-    netns: String,
     router: Ipv4Addr,
 }
 
@@ -62,11 +60,7 @@ impl HostrouteAgent {
             nice: None,
         };
         let daemon = Daemon::start_with(netns, &config, &launch)?;
-        Ok(HostrouteAgent {
-            daemon,
-            netns: netns.name().to_string(),
-            router,
-        })
+        Ok(HostrouteAgent { daemon, router })
     }
 
     /// The daemon (its CLI, log and PID).
@@ -92,9 +86,9 @@ impl HypervisorAgent for HostrouteAgent {
 
     fn established(&self) -> Result<bool> {
         let peers = self.daemon.show(&["peers"])?;
-        Ok(peers.as_array().is_some_and(|a| {
-            !a.is_empty() && a.iter().all(|p| p["state"] == "established")
-        }))
+        Ok(peers
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|p| p["state"] == "established")))
     }
 
     fn migration_begins(&mut self, port: &VmPort) -> Result<()> {
@@ -128,13 +122,10 @@ impl HypervisorAgent for HostrouteAgent {
         Ok(())
     }
 
-    /// The tap is plugged in: up, as libvirt does. The daemon sees it and
-    /// makes it a gateway.
-    fn port_up(&mut self, port: &VmPort) -> Result<()> {
-        run_command(std::process::Command::new("ip").args([
-            "-n", &self.netns, "link", "set", "dev", &port.tap, "up",
-        ]))
-        .map(drop)
+    /// Nothing: the lab plugs the tap in (up, as libvirt does); the daemon
+    /// sees it and makes it a gateway.
+    fn port_up(&mut self, _port: &VmPort) -> Result<()> {
+        Ok(())
     }
 
     /// Nothing: the daemon sniffs the announcement itself and picks the

@@ -78,6 +78,7 @@ pub mod plot;
 pub mod process;
 pub mod rawbgp;
 pub mod router;
+pub mod rtlink;
 pub mod run;
 pub mod scenario;
 pub mod state;

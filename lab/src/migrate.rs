@@ -6,9 +6,10 @@
 //! ```text
 //!       hv3 agent: migration begins (hostroute: `vm migrate-begin`)
 //!   t0  tap-vm1 down (the VM's eth0 loses carrier)    ── blackout ──┐
-//!       tap-vm1: hv1 ──`ip link set netns`──> hv3                    │
-//!       hv3: the tap comes up (agent: gateway | bridge port)         │
-//!   t1  RARP + gratuitous ARP + unsolicited NA from the VM       <───┘
+//!       tap-vm1: hv1 ──RTM_SETLINK netns──> hv3, down                │
+//!       (hostroute: hv1 withdraws, hv3 makes the tap a gateway)      │
+//!       hv3: the tap comes up (L2 stretch: as a bridge port)     <───┘
+//!   t1  RARP + gratuitous ARP + unsolicited NA from the VM
 //!       hv3 agent: announced -> originate the /32 (sequence + 1)
 //!       hv1 agent: tap gone -> withdraw
 //! ```
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::link::Iface;
+use crate::rtlink::LinkControl;
 use crate::scenario::{Deployment, Mode};
 use crate::stretch;
 
@@ -78,37 +81,48 @@ pub fn migrate(d: &mut Deployment, vm: &str, to: &str, blackout: Duration) -> Re
         .ok_or_else(|| Error::Config(format!("no VM {vm}")))?;
     if d.mode == Mode::Hostroute {
         // libvirt's hook at the destination, before the VM is paused.
-        let mut port = vm_ref.port();
-        port.tap = vm_ref.tap.name().to_string();
         d.agents
             .get_mut(to)
             .ok_or_else(|| Error::Config(format!("no agent on {to}")))?
-            .migration_begins(&port)?;
+            .migration_begins(&vm_ref.port())?;
     }
+    // Netlink sockets in both hypervisors, opened ahead: unplugging and
+    // plugging must not wait for `ip` processes to start.
+    let tap = vm_ref.tap.name().to_string();
+    let mut source = LinkControl::open(vm_ref.tap.netns())?;
+    let mut target = LinkControl::open(dest.name())?;
+    let bridge = match d.mode {
+        Mode::L2Stretch => Some(target.index_of(stretch::BRIDGE)?),
+        Mode::Hostroute => None,
+    };
     let started = Instant::now();
     tracing::info!(vm, %from, %to, ?blackout, "lab: live migration starts");
 
     // Stop-and-copy: the vNIC is unplugged for the blackout (the VM's
     // eth0 loses its carrier but keeps its addresses and routes, as a
-    // paused guest does), then plugged into the destination.
+    // paused guest does) and its tap moves to the destination, down: as
+    // with QEMU, the destination's tap exists before the VM resumes there.
+    // At the switch-over it comes up, as libvirt brings a tap up (in
+    // L2-stretch mode as a bridge port), and the VM announces itself.
     let old_port = vm_ref.port();
-    vm_ref.tap.down()?;
+    source.set_up(&tap, false)?;
+    source.move_to(&tap, dest.name())?;
     let elapsed = started.elapsed();
     if elapsed < blackout {
         std::thread::sleep(blackout - elapsed);
     }
-    vm_ref.tap.move_to(dest)?;
+    match bridge {
+        Some(index) => target.enslave_up(&tap, index)?,
+        None => target.set_up(&tap, true)?,
+    }
+    vm_ref.tap = Iface::new(dest, &tap);
     vm_ref.hypervisor = to.to_string();
     let port = vm_ref.port();
-    match d.mode {
-        Mode::Hostroute => {
-            let agent = d
-                .agents
-                .get_mut(to)
-                .ok_or_else(|| Error::Config(format!("no agent on {to}")))?;
-            agent.port_up(&port)?;
-        }
-        Mode::L2Stretch => stretch::attach(dest, &port.tap)?,
+    if d.mode == Mode::Hostroute {
+        d.agents
+            .get_mut(to)
+            .ok_or_else(|| Error::Config(format!("no agent on {to}")))?
+            .port_up(&port)?;
     }
 
     // Resumed: announce, as QEMU does after the switch-over.

@@ -11,7 +11,11 @@
 //!
 //! Toward its hypervisors (route-reflector clients) the router puts itself
 //! as next hop, so what a hypervisor's daemon installs in its kernel FIB
-//! points at a directly connected gateway.
+//! points at a directly connected gateway. Routes learned from another
+//! site get the WAN link's delay as MED, compared across neighbour ASes:
+//! between two AS paths of the same length (during a move, the old site's
+//! route not yet withdrawn and the new site's), the nearer site wins,
+//! instead of the lower router ID.
 //!
 //! Unlike the interop peers of [`crate::peers`] (host routes only, no
 //! kernel), these routers carry everything: the VM host routes, the link
@@ -37,6 +41,9 @@ pub struct Session {
     pub remote_as: u32,
     /// A hypervisor of this site (iBGP, route-reflector client).
     pub rr_client: bool,
+    /// MED set on routes learned over this session (the WAN link's
+    /// one-way delay in microseconds), compared across neighbour ASes.
+    pub med: Option<u32>,
 }
 
 /// What a site router is configured with.
@@ -129,9 +136,12 @@ pub fn render_bird(config: &RouterConfig) -> String {
             // next hop must be on their link (this router), not another
             // hypervisor or a WAN address they cannot reach directly.
             let _ = writeln!(out, "  rr client;");
+            let _ = writeln!(out, "  ipv4 {{ import all; export all; next hop self; }};");
+        } else if let Some(med) = s.med {
+            let _ = writeln!(out, "  med metric yes;");
             let _ = writeln!(
                 out,
-                "  ipv4 {{ import all; export all; next hop self; }};"
+                "  ipv4 {{ import filter {{ bgp_med = {med}; accept; }}; export all; }};"
             );
         } else {
             let _ = writeln!(out, "  ipv4 {{ import all; export all; }};");
@@ -192,16 +202,33 @@ fn start_frr(netns: &Netns, config: &RouterConfig) -> Result<Router> {
         .filter(|s| s.rr_client)
         .map(|s| format!("neighbor {} next-hop-self force", s.neighbor))
         .collect();
+    let mut costs = Vec::new();
+    for s in &config.sessions {
+        if let Some(med) = s.med {
+            costs.push((
+                format!("route-map HR-COST-{med} permit 1"),
+                format!("set metric {med}"),
+                format!("neighbor {} route-map HR-COST-{med} in", s.neighbor),
+            ));
+        }
+    }
     let mut commands = vec![
         "configure terminal",
         "route-map HR-IMPORT permit 1",
         "exit",
         "route-map HR-EXPORT permit 1",
         "exit",
-        &router_bgp,
+    ];
+    for (map, set, _) in &costs {
+        commands.extend([map.as_str(), set.as_str(), "exit"]);
+    }
+    commands.extend([
+        router_bgp.as_str(),
+        "bgp always-compare-med",
         "address-family ipv4 unicast",
         "redistribute connected",
-    ];
+    ]);
+    commands.extend(costs.iter().map(|(_, _, neighbor)| neighbor.as_str()));
     commands.extend(next_hop_self.iter().map(String::as_str));
     commands.extend(["end", "clear ip bgp * soft"]);
     frr.vtysh(&commands)?;
@@ -223,12 +250,14 @@ mod tests {
                     local: Ipv4Addr::new(198, 18, 1, 1),
                     remote_as: 65001,
                     rr_client: true,
+                    med: None,
                 },
                 Session {
                     neighbor: Ipv4Addr::new(198, 18, 9, 2),
                     local: Ipv4Addr::new(198, 18, 9, 1),
                     remote_as: 65002,
                     rr_client: false,
+                    med: Some(20_000),
                 },
             ],
         };
@@ -237,6 +266,8 @@ mod tests {
         assert!(text.contains("neighbor 198.18.9.2 as 65002;"));
         assert_eq!(text.matches("rr client;").count(), 1);
         assert_eq!(text.matches("next hop self;").count(), 1);
+        assert!(text.contains("med metric yes;"));
+        assert!(text.contains("bgp_med = 20000;"));
         assert!(text.contains("if source = RTS_BGP then accept"));
     }
 }

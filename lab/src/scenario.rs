@@ -325,11 +325,23 @@ impl Deployment {
             let mut sessions = Vec::new();
             for (_, local, peer, peer_addr) in self.plan.neighbors_of(&site.router) {
                 if let Some(peer_site) = self.topology.site_of_router(peer) {
+                    // The link's one-way delay, in microseconds.
+                    let med = self
+                        .plan
+                        .links
+                        .iter()
+                        .find(|l| {
+                            (l.a == site.router && l.b == peer)
+                                || (l.b == site.router && l.a == peer)
+                        })
+                        .and_then(|l| l.wan)
+                        .map(|w| (w.delay_ms * 1000.0).round() as u32);
                     sessions.push(Session {
                         neighbor: peer_addr.addr(),
                         local: local.addr(),
                         remote_as: peer_site.asn,
                         rr_client: false,
+                        med,
                     });
                 } else if self.mode == Mode::Hostroute && site.hypervisors.iter().any(|h| h == peer)
                 {
@@ -338,6 +350,7 @@ impl Deployment {
                         local: local.addr(),
                         remote_as: site.asn,
                         rr_client: true,
+                        med: None,
                     });
                 }
             }
@@ -378,9 +391,9 @@ impl Deployment {
                     .ok_or_else(|| Error::Config(format!("{hv} has no uplink")))?;
                 let netns = &self.nodes[hv];
                 let agent: Box<dyn HypervisorAgent> = match self.topology.agent {
-                    AgentKind::Hostroute => Box::new(HostrouteAgent::start(
-                        netns, local, router, site.asn, &m,
-                    )?),
+                    AgentKind::Hostroute => {
+                        Box::new(HostrouteAgent::start(netns, local, router, site.asn, &m)?)
+                    }
                     AgentKind::Speaker => Box::new(SpeakerdAgent::start(
                         netns,
                         local,
@@ -416,6 +429,8 @@ impl Deployment {
             })?;
             match self.mode {
                 Mode::Hostroute => {
+                    // Plugged in (up), as libvirt does; then the agent.
+                    vm.tap.up()?;
                     let port = vm.port();
                     let agent = self
                         .agents

@@ -22,5 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 tests/install-deps.sh
-cargo build --release --quiet -p hostroute-lab --bin lab -p hostroute-tests --bin hr-speakerd
+# The lab, its WAN delay line, and the hypervisors' daemon.
+cargo build --release --quiet -p hostroute-lab --bin lab --bin hr-delayline \
+    -p hostroute-agent --bin hostroute
 exec "${CARGO_TARGET_DIR:-target}/release/lab" demo "$@"

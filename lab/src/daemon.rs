@@ -37,24 +37,59 @@ pub const POLL: Duration = Duration::from_millis(20);
 const LOG_TAIL: usize = 60;
 
 /// The `hostroute` binary beside the running executable (or beside its
-/// directory, for test executables under `deps/`).
+/// directory, for test executables under `deps/`), built there with cargo
+/// (same profile) if it is missing.
 pub fn hostroute_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locating", "current_exe", e))?;
     let dir = exe
         .parent()
         .ok_or_else(|| Error::Config("the running executable has no directory".into()))?;
-    [Some(dir), dir.parent()]
-        .into_iter()
-        .flatten()
-        .map(|d| d.join("hostroute"))
-        .find(|bin| bin.exists())
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "no hostroute binary in {} or its parent: build it with \
-                 `cargo build -p hostroute-agent` (--release for benchmarks)",
-                dir.display()
-            ))
-        })
+    let find = || {
+        [Some(dir), dir.parent()]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join("hostroute"))
+            .find(|bin| bin.exists())
+    };
+    if let Some(bin) = find() {
+        return Ok(bin);
+    }
+    let profile_dir = if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
+    if let Some(target) = profile_dir.parent() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "hostroute-agent",
+                "--bin",
+                "hostroute",
+            ])
+            .arg("--manifest-path")
+            .arg(crate::bench::workspace().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        // A failed build leaves the error below to say what is missing.
+        if let Err(e) = crate::process::run_command(&mut build) {
+            tracing::warn!(error = %e, "building hostroute failed");
+        }
+    }
+    find().ok_or_else(|| {
+        Error::Config(format!(
+            "no hostroute binary in {} or its parent: build it with \
+             `cargo build -p hostroute-agent` (--release for benchmarks)",
+            dir.display()
+        ))
+    })
 }
 
 /// One BGP peer of a daemon.
@@ -95,6 +130,10 @@ pub struct DaemonConfig {
     pub pools: Vec<String>,
     pub patterns: Vec<String>,
     pub graceful_restart: u16,
+    /// The anycast gateway on every VM-facing interface.
+    pub gateway_mac: String,
+    pub gateway4: Vec<String>,
+    pub gateway6: Vec<String>,
     /// Extra TOML appended verbatim (tables such as `[mobility]`).
     pub extra: String,
 }
@@ -110,6 +149,9 @@ impl DaemonConfig {
             pools: vec!["10.1.1.0/24".into(), "2001:db8:1::/64".into()],
             patterns: vec!["tap-*".into()],
             graceful_restart: 30,
+            gateway_mac: "ee:ee:ee:ee:ee:ee".into(),
+            gateway4: vec!["10.1.1.1".into()],
+            gateway6: vec!["2001:db8:1::1".into()],
             extra: String::new(),
         }
     }
@@ -138,12 +180,15 @@ impl DaemonConfig {
         };
         let mut t = format!(
             "router_id = \"{}\"\nasn = {}\ncontrol_socket = {:?}\ngraceful_restart = {}\n\n\
-             [gateway]\nmac = \"ee:ee:ee:ee:ee:ee\"\nipv4 = [\"10.1.1.1\"]\nipv6 = [\"2001:db8:1::1\"]\n\n\
+             [gateway]\nmac = {:?}\nipv4 = [{}]\nipv6 = [{}]\n\n\
              [[interfaces]]\nmatch = [{}]\npools = [{}]\n",
             self.router_id,
             self.asn,
             socket.display().to_string(),
             self.graceful_restart,
+            self.gateway_mac,
+            quote(&self.gateway4),
+            quote(&self.gateway6),
             quote(&self.patterns),
             quote(&self.pools),
         );

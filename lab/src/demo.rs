@@ -92,11 +92,16 @@ pub struct ModeResult {
     /// Announcement -> the last router's FIB points toward the new place
     /// (hostroute mode; in L2-stretch mode no route changes).
     pub convergence_ms: Option<f64>,
+    /// Per node (routers, and hypervisors in hostroute mode).
     pub convergence_per_router_ms: BTreeMap<String, Option<f64>>,
+    /// Nodes whose route pointed at the same next hop before and after.
+    pub fib_unchanged: Vec<String>,
     pub path_before: Vec<String>,
     pub path_after: Vec<String>,
     pub return_path_after: Vec<String>,
     pub route_events: BTreeMap<String, Vec<RouteEvent>>,
+    /// The same events as (ms after the announcement, deleted, gateway).
+    pub route_timeline: BTreeMap<String, Vec<(f64, bool, Option<std::net::Ipv4Addr>)>>,
     pub probes: Vec<Probe>,
 }
 
@@ -179,6 +184,10 @@ pub fn run_mode(
         mode.as_str(),
         lab.dir(),
     )?;
+    if std::env::var_os("HR_LAB_KEEP").is_some() {
+        // Keep the run directory (daemon and router logs) for a look after.
+        lab.keep();
+    }
     let result = (|| {
         let mut d = Deployment::up(lab, topology, mode, recorder.clone())?;
         measure_move(&mut d, options)
@@ -198,10 +207,19 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
     let client_ns = d.netns(&client)?.name().to_string();
     let path_before = path::walk(d, &client, vm_addr)?;
 
+    // Every FIB that may have to change: the routers', and in hostroute
+    // mode the hypervisors' other than the destination (they hold the
+    // daemon's learned routes), with where each pointed before the move.
+    let mut watched = d.routers();
+    if d.mode == Mode::Hostroute {
+        watched.extend(d.agents.keys().filter(|h| **h != options.to).cloned());
+    }
     let mut monitors = Vec::new();
-    for router in d.routers() {
-        let ns = d.netns(&router)?.name().to_string();
-        monitors.push((router, RouteMonitor::start(&ns, vm_prefix)?));
+    let mut via_before = BTreeMap::new();
+    for node in watched {
+        let ns = d.netns(&node)?.name().to_string();
+        monitors.push((node.clone(), RouteMonitor::start(&ns, vm_prefix)?));
+        via_before.insert(node.clone(), route_via(d, &node, vm_addr)?);
     }
     let stream = TcpStreamTest::start(&client_ns, &vm_ns, vm_addr)?;
     let prober = Prober::start(&client_ns, vm_addr, options.probe_interval)?;
@@ -229,22 +247,39 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         .filter(|p| p.sent_ms >= blackout_start_ms && p.sent_ms < move_ms)
         .count();
 
+    let since = |at: Instant| {
+        at.checked_duration_since(announced).map_or_else(
+            || -(announced.duration_since(at).as_secs_f64() * 1000.0),
+            |d| d.as_secs_f64() * 1000.0,
+        )
+    };
+    let route_timeline = route_events
+        .iter()
+        .map(|(node, events)| {
+            let line = events
+                .iter()
+                .filter_map(|e| e.at.map(|at| (since(at), e.deleted, e.gateway)))
+                .collect();
+            (node.clone(), line)
+        })
+        .collect();
     let mut convergence_per_router_ms = BTreeMap::new();
+    let mut fib_unchanged = Vec::new();
     if d.mode == Mode::Hostroute {
-        for router in d.routers() {
-            let out = d
-                .netns(&router)?
-                .ip(&["-o", "route", "get", &vm_addr.to_string()])?;
-            let final_via = out
-                .split_whitespace()
-                .skip_while(|w| *w != "via")
-                .nth(1)
-                .and_then(|v| v.parse().ok());
-            let converged = route_events
-                .get(&router)
-                .and_then(|events| settled_at(events, announced, final_via))
+        for (node, events) in &route_events {
+            let final_via = route_via(d, node, vm_addr)?;
+            let changed = events
+                .iter()
+                .any(|e| e.at.is_some_and(|at| at >= announced));
+            if !changed && via_before.get(node) == Some(&final_via) {
+                // Pointed at the same next hop before and after (a
+                // hypervisor whose router is its next hop either way).
+                fib_unchanged.push(node.clone());
+                continue;
+            }
+            let converged = settled_at(events, announced, final_via.gateway)
                 .map(|at| at.duration_since(announced).as_secs_f64() * 1000.0);
-            convergence_per_router_ms.insert(router, converged);
+            convergence_per_router_ms.insert(node.clone(), converged);
         }
     }
     let convergence_ms = if convergence_per_router_ms.is_empty()
@@ -274,11 +309,37 @@ pub fn measure_move(d: &mut Deployment, options: &DemoOptions) -> Result<ModeRes
         stream,
         convergence_ms,
         convergence_per_router_ms,
+        fib_unchanged,
+        route_timeline,
         path_before,
         path_after,
         return_path_after,
         route_events,
         probes,
+    })
+}
+
+/// Where `node` sends packets for `addr` now (`ip route get`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Via {
+    gateway: Option<std::net::Ipv4Addr>,
+    dev: Option<String>,
+}
+
+fn route_via(d: &Deployment, node: &str, addr: std::net::Ipv4Addr) -> Result<Via> {
+    let out = d
+        .netns(node)?
+        .exec("ip", &["-o", "route", "get", &addr.to_string()])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let after = |key: &str| {
+        text.split_whitespace()
+            .skip_while(|w| *w != key)
+            .nth(1)
+            .map(str::to_string)
+    };
+    Ok(Via {
+        gateway: after("via").and_then(|v| v.parse().ok()),
+        dev: after("dev"),
     })
 }
 
@@ -420,7 +481,14 @@ pub fn table(report: &DemoReport) -> String {
                 .iter()
                 .map(|(k, v)| format!("{k} {}", ms(*v)))
                 .collect();
-            let _ = writeln!(out, "  FIB per router:    {}", per.join(", "));
+            let _ = writeln!(out, "  FIB per node:      {}", per.join(", "));
+        }
+        if !r.fib_unchanged.is_empty() {
+            let _ = writeln!(
+                out,
+                "  FIB unchanged:     {} (same next hop before and after)",
+                r.fib_unchanged.join(", ")
+            );
         }
     }
     out

@@ -1,17 +1,18 @@
-//! What runs on a hypervisor in hostroute mode, behind one trait so the
-//! stand-in can be swapped for the real daemon.
+//! What runs on a hypervisor in hostroute mode, behind one trait.
 //!
 //! ```text
-//!   lab (migrate) ── port_up / vm_announced / port_gone ──> HypervisorAgent
+//!   lab (migrate) ── migration_begins / port_up / vm_announced / port_gone ──> HypervisorAgent
 //!                                               │
-//!     SpeakerdAgent (today):  hr-speakerd in the hypervisor namespace,
-//!       iBGP to the site router; the lab plays the daemon's other parts:
-//!       anycast gateway on the tap (MAC, 10.1.1.1/32, proxy ARP), the
-//!       local /32 and /128 to the VM, originate / withdraw over the
-//!       control socket. Detection is the lab telling it.
-//!     (next) HostrouteAgent:  `hostroute daemon --config` does all of
-//!       that itself from what it detects; the three calls become
-//!       no-ops (or `hostroute vm attach`), routes() reads `show routes`.
+//!     HostrouteAgent (default, crate::hostroute_agent): `hostroute daemon
+//!       --config` detects, gateways, originates and installs by itself;
+//!       migration_begins is `hostroute vm migrate-begin` at the
+//!       destination, port_up brings the tap up, the rest are no-ops.
+//!     SpeakerdAgent (topology `agent = "speaker"`): hr-speakerd in the
+//!       hypervisor namespace, iBGP to the site router; the lab plays the
+//!       daemon's other parts: anycast gateway on the tap (MAC,
+//!       10.1.1.1/32, proxy ARP), the local /32 and /128 to the VM,
+//!       originate / withdraw over the control socket. Detection is the
+//!       lab telling it.
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -50,6 +51,7 @@ pub struct VmPort {
 pub struct Gateway {
     pub mac: Mac,
     pub ipv4: Ipv4Addr,
+    pub ipv6: std::net::Ipv6Addr,
 }
 
 /// The hypervisor's routing agent in hostroute mode.
@@ -60,12 +62,20 @@ pub trait HypervisorAgent: Send {
     fn pids(&self) -> Vec<u32>;
     /// Whether the session with the site router is up.
     fn established(&self) -> Result<bool>;
+    /// A live migration of the VM behind `port` toward this hypervisor
+    /// starts (libvirt's hook at the destination), before the blackout.
+    fn migration_begins(&mut self, port: &VmPort) -> Result<()> {
+        let _ = port;
+        Ok(())
+    }
     /// A VM's tap has appeared here (at start, or after a move), before
     /// the VM announces itself.
     fn port_up(&mut self, port: &VmPort) -> Result<()>;
     /// The VM announced itself on its tap here (RARP, gratuitous ARP, NA):
-    /// from now on its host routes point here.
-    fn vm_announced(&mut self, port: &VmPort, sequence: u32) -> Result<()>;
+    /// from now on its host routes point here. `sequence` is the lab's
+    /// count of the VM's moves; returns the mobility sequence the agent
+    /// advertised with, if the lab chose it.
+    fn vm_announced(&mut self, port: &VmPort, sequence: u32) -> Result<Option<u32>>;
     /// A VM's tap has gone (moved away).
     fn port_gone(&mut self, port: &VmPort) -> Result<()>;
     /// The agent's routes, for `lab status`.
@@ -169,10 +179,12 @@ pub fn attach_gateway(netns: &str, gateway: &Gateway, port: &VmPort) -> Result<(
          link set dev {tap} up\n\
          address replace {gw}/32 dev {tap}\n\
          address replace fe80::1/64 dev {tap} nodad\n\
+         neigh replace proxy {gw6} dev {tap}\n\
          route replace {v4}/32 dev {tap}\n\
          route replace {v6}/128 dev {tap}\n",
         mac = gateway.mac,
         gw = gateway.ipv4,
+        gw6 = gateway.ipv6,
         v4 = port.ipv4.addr(),
         v6 = port.ipv6.addr(),
     );
@@ -237,11 +249,11 @@ impl HypervisorAgent for SpeakerdAgent {
         attach_gateway(&self.netns_name, &self.gateway, port)
     }
 
-    fn vm_announced(&mut self, port: &VmPort, sequence: u32) -> Result<()> {
+    fn vm_announced(&mut self, port: &VmPort, sequence: u32) -> Result<Option<u32>> {
         let prefix = IpNet::V4(Ipv4Net::new(port.ipv4.addr(), 32).expect("/32"));
         self.request(json!({"cmd": "originate", "prefix": prefix, "seq": sequence}))?;
         tracing::info!(vm = %port.vm, hypervisor = %self.netns_name, sequence, "lab: originated the VM's host route");
-        Ok(())
+        Ok(Some(sequence))
     }
 
     fn port_gone(&mut self, port: &VmPort) -> Result<()> {

@@ -40,9 +40,9 @@
 //!
 //! The demo lab builds on these: a [`topology`] (TOML, or the built-in
 //! demo topology) becomes a [`scenario::Deployment`] in hostroute or
-//! L2-stretch mode: namespaces, [`wan`] links, site [`router`]s (BIRD or
-//! FRR), a [`hypervisor`] agent per hypervisor (today `hr-speakerd` with the
-//! lab doing the gateway), [`vm`]s, and a [`state`] file so the `lab`
+//! L2-stretch mode: namespaces, [`wan`] links (carried by the [`delay`]
+//! line), site [`router`]s (BIRD or FRR), a [`hypervisor`] agent per
+//! hypervisor (the real daemon, [`hostroute_agent`]), [`vm`]s, and a [`state`] file so the `lab`
 //! binary ([`cli`]) can act from another shell. [`migrate`] moves a VM;
 //! [`measure`], [`path`], [`plot`] and [`demo`] measure and report it.
 //!
@@ -67,6 +67,7 @@ pub mod delay;
 pub mod demo;
 pub mod error;
 pub mod fabric;
+pub mod hostroute_agent;
 pub mod hypervisor;
 pub mod link;
 pub mod measure;
@@ -79,6 +80,7 @@ pub mod plot;
 pub mod process;
 pub mod rawbgp;
 pub mod router;
+pub mod rtlink;
 pub mod run;
 pub mod scenario;
 pub mod state;

@@ -9,6 +9,14 @@
 //!                           │ exported to the kernel          └── eBGP ── rc
 //! ```
 //!
+//! Toward its hypervisors (route-reflector clients) the router puts itself
+//! as next hop, so what a hypervisor's daemon installs in its kernel FIB
+//! points at a directly connected gateway. Routes learned from another
+//! site get the WAN link's delay as MED, compared across neighbour ASes:
+//! between two AS paths of the same length (during a move, the old site's
+//! route not yet withdrawn and the new site's), the nearer site wins,
+//! instead of the lower router ID.
+//!
 //! Unlike the interop peers of [`crate::peers`] (host routes only, no
 //! kernel), these routers carry everything: the VM host routes, the link
 //! subnets (so VXLAN tunnel endpoints reach each other in L2-stretch mode)
@@ -33,6 +41,9 @@ pub struct Session {
     pub remote_as: u32,
     /// A hypervisor of this site (iBGP, route-reflector client).
     pub rr_client: bool,
+    /// MED set on routes learned over this session (the WAN link's
+    /// one-way delay in microseconds), compared across neighbour ASes.
+    pub med: Option<u32>,
 }
 
 /// What a site router is configured with.
@@ -121,9 +132,20 @@ pub fn render_bird(config: &RouterConfig) -> String {
             "  connect delay time 1; connect retry time 2; error wait time 1, 5;"
         );
         if s.rr_client {
+            // Hypervisors install what they learn in their kernel FIB: the
+            // next hop must be on their link (this router), not another
+            // hypervisor or a WAN address they cannot reach directly.
             let _ = writeln!(out, "  rr client;");
+            let _ = writeln!(out, "  ipv4 {{ import all; export all; next hop self; }};");
+        } else if let Some(med) = s.med {
+            let _ = writeln!(out, "  med metric yes;");
+            let _ = writeln!(
+                out,
+                "  ipv4 {{ import filter {{ bgp_med = {med}; accept; }}; export all; }};"
+            );
+        } else {
+            let _ = writeln!(out, "  ipv4 {{ import all; export all; }};");
         }
-        let _ = writeln!(out, "  ipv4 {{ import all; export all; }};");
         let _ = writeln!(out, "}}");
     }
     out
@@ -171,19 +193,45 @@ fn start_frr(netns: &Netns, config: &RouterConfig) -> Result<Router> {
     }
     let frr = Frr::start(netns, peer)?;
     // The interop launcher passes host routes of pools only; a site router
-    // passes everything and announces its connected subnets.
-    frr.vtysh(&[
+    // passes everything and announces its connected subnets. Hypervisors
+    // get this router as next hop (see `render_bird`).
+    let router_bgp = format!("router bgp {}", config.asn);
+    let next_hop_self: Vec<String> = config
+        .sessions
+        .iter()
+        .filter(|s| s.rr_client)
+        .map(|s| format!("neighbor {} next-hop-self force", s.neighbor))
+        .collect();
+    let mut costs = Vec::new();
+    for s in &config.sessions {
+        if let Some(med) = s.med {
+            costs.push((
+                format!("route-map HR-COST-{med} permit 1"),
+                format!("set metric {med}"),
+                format!("neighbor {} route-map HR-COST-{med} in", s.neighbor),
+            ));
+        }
+    }
+    let mut commands = vec![
         "configure terminal",
         "route-map HR-IMPORT permit 1",
         "exit",
         "route-map HR-EXPORT permit 1",
         "exit",
-        &format!("router bgp {}", config.asn),
+    ];
+    for (map, set, _) in &costs {
+        commands.extend([map.as_str(), set.as_str(), "exit"]);
+    }
+    commands.extend([
+        router_bgp.as_str(),
+        "bgp always-compare-med",
         "address-family ipv4 unicast",
         "redistribute connected",
-        "end",
-        "clear ip bgp * soft",
-    ])?;
+    ]);
+    commands.extend(costs.iter().map(|(_, _, neighbor)| neighbor.as_str()));
+    commands.extend(next_hop_self.iter().map(String::as_str));
+    commands.extend(["end", "clear ip bgp * soft"]);
+    frr.vtysh(&commands)?;
     Ok(Router::Frr(Box::new(frr)))
 }
 
@@ -202,12 +250,14 @@ mod tests {
                     local: Ipv4Addr::new(198, 18, 1, 1),
                     remote_as: 65001,
                     rr_client: true,
+                    med: None,
                 },
                 Session {
                     neighbor: Ipv4Addr::new(198, 18, 9, 2),
                     local: Ipv4Addr::new(198, 18, 9, 1),
                     remote_as: 65002,
                     rr_client: false,
+                    med: Some(20_000),
                 },
             ],
         };
@@ -215,6 +265,9 @@ mod tests {
         assert!(text.contains("protocol bgp n1 {\n  local 198.18.1.1 as 65001;"));
         assert!(text.contains("neighbor 198.18.9.2 as 65002;"));
         assert_eq!(text.matches("rr client;").count(), 1);
+        assert_eq!(text.matches("next hop self;").count(), 1);
+        assert!(text.contains("med metric yes;"));
+        assert!(text.contains("bgp_med = 20000;"));
         assert!(text.contains("if source = RTS_BGP then accept"));
     }
 }

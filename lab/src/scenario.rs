@@ -6,7 +6,7 @@
 //!   Topology + Plan ──Deployment::up(lab, mode)──> nodes (Netns per node)
 //!                                                  links (veth / WanLink)
 //!                                                  routers (BIRD / FRR)
-//!                                                  agents (hr-speakerd)  | bridges + VXLAN
+//!                                                  agents (hostroute daemon) | bridges + VXLAN
 //!                                                  VMs (Netns + tap)
 //!   Drop order: agents, routers, WAN links, VMs, nodes (fields in that order).
 //! ```
@@ -22,6 +22,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::error::{Error, Result};
+use crate::hostroute_agent::HostrouteAgent;
 use crate::hypervisor::{Gateway, HypervisorAgent, SpeakerdAgent};
 use crate::link::{Iface, Mac, veth};
 use crate::netns::Netns;
@@ -30,7 +31,7 @@ use crate::router::{Router, RouterConfig, Session};
 use crate::run::Lab;
 use crate::state::Recorder;
 use crate::stretch;
-use crate::topology::{Plan, Role, Topology};
+use crate::topology::{AgentKind, Plan, Role, Topology};
 use crate::vm::Vm;
 use crate::wan::WanLink;
 
@@ -324,11 +325,23 @@ impl Deployment {
             let mut sessions = Vec::new();
             for (_, local, peer, peer_addr) in self.plan.neighbors_of(&site.router) {
                 if let Some(peer_site) = self.topology.site_of_router(peer) {
+                    // The link's one-way delay, in microseconds.
+                    let med = self
+                        .plan
+                        .links
+                        .iter()
+                        .find(|l| {
+                            (l.a == site.router && l.b == peer)
+                                || (l.b == site.router && l.a == peer)
+                        })
+                        .and_then(|l| l.wan)
+                        .map(|w| (w.delay_ms * 1000.0).round() as u32);
                     sessions.push(Session {
                         neighbor: peer_addr.addr(),
                         local: local.addr(),
                         remote_as: peer_site.asn,
                         rr_client: false,
+                        med,
                     });
                 } else if self.mode == Mode::Hostroute && site.hypervisors.iter().any(|h| h == peer)
                 {
@@ -337,6 +350,7 @@ impl Deployment {
                         local: local.addr(),
                         remote_as: site.asn,
                         rr_client: true,
+                        med: None,
                     });
                 }
             }
@@ -360,10 +374,11 @@ impl Deployment {
     }
 
     fn start_agents(&mut self) -> Result<()> {
-        let m = &self.topology.mobility;
+        let m = self.topology.mobility.clone();
         let gateway = Gateway {
             mac: m.gateway_mac.parse()?,
             ipv4: m.gateway4,
+            ipv6: m.gateway6,
         };
         let pools = vec![IpNet::V4(m.pool4)];
         for site in self.topology.sites.clone() {
@@ -374,21 +389,23 @@ impl Deployment {
                     .addr_toward(&site.router, hv)
                     .map(|a| a.addr())
                     .ok_or_else(|| Error::Config(format!("{hv} has no uplink")))?;
-                // INTEGRATION POINT (hostroute daemon): start the real
-                // daemon here instead (`hostroute daemon --config FILE` with
-                // the same router, ASN, pools and gateway) behind the same
-                // `HypervisorAgent` trait.
-                let agent = SpeakerdAgent::start(
-                    &self.nodes[hv],
-                    local,
-                    router,
-                    site.asn,
-                    &pools,
-                    gateway.clone(),
-                )?;
+                let netns = &self.nodes[hv];
+                let agent: Box<dyn HypervisorAgent> = match self.topology.agent {
+                    AgentKind::Hostroute => {
+                        Box::new(HostrouteAgent::start(netns, local, router, site.asn, &m)?)
+                    }
+                    AgentKind::Speaker => Box::new(SpeakerdAgent::start(
+                        netns,
+                        local,
+                        router,
+                        site.asn,
+                        &pools,
+                        gateway.clone(),
+                    )?),
+                };
                 let pids = agent.pids();
                 self.recorder.update(|s| s.pids.extend(pids))?;
-                self.agents.insert(hv.clone(), Box::new(agent));
+                self.agents.insert(hv.clone(), agent);
             }
         }
         Ok(())
@@ -403,6 +420,7 @@ impl Deployment {
                 &self.nodes[&hv],
                 &hv,
                 self.topology.mobility.gateway4,
+                self.topology.mobility.gateway6,
             )?;
             let ns = vm.netns.name().to_string();
             self.recorder.update(|s| {
@@ -411,6 +429,8 @@ impl Deployment {
             })?;
             match self.mode {
                 Mode::Hostroute => {
+                    // Plugged in (up), as libvirt does; then the agent.
+                    vm.tap.up()?;
                     let port = vm.port();
                     let agent = self
                         .agents
@@ -459,10 +479,16 @@ impl Deployment {
                 CONVERGE_TIMEOUT,
                 poll,
                 || {
-                    Ok(client
+                    let reached = client
                         .exec("ping", &["-c", "1", "-W", "1", &target])?
                         .status
-                        .success())
+                        .success();
+                    if !reached {
+                        // As QEMU repeats its announcement: an agent that
+                        // missed the first one (still starting) sees this.
+                        vm.announce()?;
+                    }
+                    Ok(reached)
                 },
             )?;
         }

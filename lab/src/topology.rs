@@ -63,12 +63,28 @@ pub struct Topology {
     pub name: String,
     #[serde(default)]
     pub mobility: Mobility,
+    /// What runs on the hypervisors in hostroute mode.
+    #[serde(default)]
+    pub agent: AgentKind,
     #[serde(rename = "site")]
     pub sites: Vec<Site>,
     #[serde(rename = "wan", default)]
     pub wans: Vec<Wan>,
     #[serde(rename = "vm", default)]
     pub vms: Vec<VmSpec>,
+}
+
+/// The hypervisors' agent in hostroute mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    /// The real daemon (`hostroute daemon`): detects VMs, runs the anycast
+    /// gateway, originates host routes and installs learned ones.
+    #[default]
+    Hostroute,
+    /// `hr-speakerd`, with the lab playing detection, gateway and local
+    /// routes (the stand-in used before the daemon existed).
+    Speaker,
 }
 
 /// The VM pools and the anycast gateway every hypervisor presents.
@@ -78,6 +94,8 @@ pub struct Mobility {
     pub pool4: Ipv4Net,
     pub pool6: Ipv6Net,
     pub gateway4: Ipv4Addr,
+    /// The IPv6 gateway (proxy NDP on every VM-facing interface).
+    pub gateway6: std::net::Ipv6Addr,
     pub gateway_mac: String,
     /// VXLAN network identifier of the stretched segment (L2-stretch mode).
     pub vni: u32,
@@ -89,6 +107,7 @@ impl Default for Mobility {
             pool4: "10.1.1.0/24".parse().expect("constant"),
             pool6: "2001:db8:1::/64".parse().expect("constant"),
             gateway4: Ipv4Addr::new(10, 1, 1, 1),
+            gateway6: "2001:db8:1::1".parse().expect("constant"),
             gateway_mac: "ee:ee:ee:ee:ee:ee".into(),
             vni: 100,
         }

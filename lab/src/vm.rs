@@ -5,7 +5,7 @@
 //!   VM namespace "hr-..-vm1"                hypervisor namespace "hr-..-hv1"
 //!     eth0 52:54:00:..  10.1.1.5/24  <-veth->  tap-vm1
 //!          2001:db8:1::5/64                      (hostroute: anycast gateway
-//!     default via 10.1.1.1, via fe80::1           ee:ee:.., 10.1.1.1/32;
+//!     default via 10.1.1.1, 2001:db8:1::1         ee:ee:.., 10.1.1.1/32;
 //!                                                 L2 stretch: bridge port)
 //! ```
 //!
@@ -51,13 +51,14 @@ pub struct Vm {
 
 impl Vm {
     /// Creates the VM namespace and its link to `hv` (named `hv_name` in the
-    /// topology), addresses and default routes via `gateway4` / `fe80::1`.
+    /// topology), addresses and default routes via `gateway4` / `gateway6`.
     pub fn create(
         lab: &Lab,
         spec: &VmSpec,
         hv: &Netns,
         hv_name: &str,
         gateway4: std::net::Ipv4Addr,
+        gateway6: std::net::Ipv6Addr,
     ) -> Result<Vm> {
         let netns = Netns::new(lab, &spec.name)?;
         netns.set_forwarding(false)?;
@@ -91,7 +92,14 @@ impl Vm {
             "eth0",
         ])?;
         netns.ip(&[
-            "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0",
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway6.to_string(),
+            "dev",
+            "eth0",
         ])?;
         Ok(Vm {
             name: spec.name.clone(),

@@ -1,15 +1,22 @@
 //! WAN links between site routers, behind one type so the lab does not care
 //! how the delay is made.
 //!
-//! Today a WAN link is a plain veth pair: no delay, jitter or loss (this
-//! kernel has no netem). The userspace delay line (`lab::delay`, branch
-//! `delay`) plugs in at the single marked point in [`WanLink::create`]; the
-//! rest of the lab (addresses, routers, measurements) already takes a
-//! `WanLink` and asks it [`WanLink::delays`] whether delays are real, so the
-//! demo says which kind of link it measured over.
+//! A WAN link is a [`DelayLink`]: netem where the kernel has it, else the
+//! userspace delay line (`hr-delayline` in a namespace of its own between
+//! the two routers). The rest of the lab (addresses, routers, measurements)
+//! takes a `WanLink` and asks it [`WanLink::delays`] whether delays are
+//! real, so the demo says which kind of link it measured over.
+//!
+//! The line process and its namespace are reported through
+//! [`WanLink::pids`] and [`WanLink::namespaces`] for the state file, so
+//! `lab down` from another shell removes them too; in-process they go when
+//! the `WanLink` drops, before the routers' namespaces.
 
+use std::time::Duration;
+
+use crate::delay::{Backend, DelayLink, LinkSpec};
 use crate::error::Result;
-use crate::link::{Iface, veth};
+use crate::link::Iface;
 use crate::netns::Netns;
 use crate::run::Lab;
 use crate::topology::WanImpairment;
@@ -27,6 +34,8 @@ pub enum WanKind {
 /// A link between two routers; its ends are `a` (in the first namespace)
 /// and `b`. Gone when dropped (with its namespaces for a veth).
 pub struct WanLink {
+    /// The delay line or netem pair (declared first, so it drops first).
+    delay: DelayLink,
     pub a: Iface,
     pub b: Iface,
     kind: WanKind,
@@ -34,8 +43,9 @@ pub struct WanLink {
 }
 
 impl WanLink {
-    /// Joins `a` and `b` with interfaces `a_iface` and `b_iface`, as
-    /// `impairment` asks if the lab can delay frames, else without delay.
+    /// Joins `a` and `b` with interfaces `a_iface` and `b_iface`, delayed
+    /// as `impairment` asks (netem if the kernel has it, else the
+    /// userspace line); returns once the link forwards.
     pub fn create(
         lab: &Lab,
         a: &Netns,
@@ -44,19 +54,19 @@ impl WanLink {
         b_iface: &str,
         impairment: WanImpairment,
     ) -> Result<WanLink> {
-        let _ = lab;
-        // INTEGRATION POINT (delay line): with `lab::delay` on the branch,
-        // build a `delay::LinkSpec` from `impairment` (delay, jitter, loss;
-        // a_iface/b_iface as here), call
-        // `delay::DelayLink::create(lab, a, b, &spec)`, keep the guard in a
-        // new field (it must drop before the namespaces), take its `a`/`b`
-        // ifaces, set `kind: WanKind::Delayed`, and report its middle
-        // namespace and line PID through `namespaces()`/`pids()` below.
-        let link = veth(a, a_iface, b, b_iface)?;
+        let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+        let mut spec = LinkSpec::new(ms(impairment.delay_ms));
+        spec.a_iface = a_iface.to_string();
+        spec.b_iface = b_iface.to_string();
+        spec.impairment.jitter = ms(impairment.jitter_ms);
+        spec.impairment.loss = impairment.loss;
+        spec.backend = Backend::Auto;
+        let delay = DelayLink::create(lab, a, b, &spec)?;
         Ok(WanLink {
-            a: link.a,
-            b: link.b,
-            kind: WanKind::Veth,
+            a: delay.a.clone(),
+            b: delay.b.clone(),
+            delay,
+            kind: WanKind::Delayed,
             impairment,
         })
     }
@@ -79,11 +89,19 @@ impl WanLink {
     /// Namespaces the link created of its own (the delay line's), for the
     /// state file.
     pub fn namespaces(&self) -> Vec<String> {
-        Vec::new()
+        self.delay
+            .middle()
+            .map(|m| vec![m.name().to_string()])
+            .unwrap_or_default()
     }
 
     /// Processes carrying the link (the delay line), for the state file.
     pub fn pids(&self) -> Vec<u32> {
-        Vec::new()
+        self.delay.pid().into_iter().collect()
+    }
+
+    /// The delay line (or netem pair) carrying the link.
+    pub fn delay_link(&self) -> &DelayLink {
+        &self.delay
     }
 }

@@ -417,6 +417,17 @@ pub fn table(report: &DemoReport) -> String {
                 .collect(),
         ),
         (
+            "TCP retransmission timeouts",
+            report
+                .results
+                .iter()
+                .map(|r| match (r.stream.rto_timeouts, r.stream.loss_probes) {
+                    (Some(rto), Some(tlp)) => format!("{rto} (tail loss probes: {tlp})"),
+                    _ => "-".into(),
+                })
+                .collect(),
+        ),
+        (
             "TCP connection",
             report
                 .results

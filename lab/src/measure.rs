@@ -172,13 +172,37 @@ pub struct StreamResult {
     /// The connection carried every byte to the end without an error.
     pub survived: bool,
     pub error: Option<String>,
+    /// Retransmission timeouts (`TcpExt: TCPTimeouts`) and tail loss
+    /// probes (`TCPLossProbes`) in the sender's namespace while it ran.
+    pub rto_timeouts: Option<u64>,
+    pub loss_probes: Option<u64>,
 }
+
+/// The counters of the `TcpExt:` lines of `/proc/thread-self/net/netstat`
+/// (the calling thread's namespace), by name.
+fn tcp_ext_counters() -> Option<std::collections::BTreeMap<String, u64>> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    Some(
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .skip(1)
+            .filter_map(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+            .collect(),
+    )
+}
+
+/// What the sender thread returns: bytes sent, an error, and the change of
+/// (TCPTimeouts, TCPLossProbes) while it ran.
+type SenderResult = (u64, Option<String>, Option<(u64, u64)>);
 
 /// A TCP stream from the client to a VM: the VM accepts one connection and
 /// reads; the client writes a chunk every millisecond.
 pub struct TcpStreamTest {
     stop: Arc<AtomicBool>,
-    sender: JoinHandle<Result<(u64, Option<String>)>>,
+    sender: JoinHandle<Result<SenderResult>>,
     receiver: JoinHandle<Result<(u64, Vec<Instant>)>>,
     start: Instant,
 }
@@ -228,6 +252,7 @@ impl TcpStreamTest {
                     return Err(Error::io("connecting to", addr.to_string(), e));
                 }
             };
+            let counters_before = tcp_ext_counters();
             let _ = stream.set_nodelay(true);
             // Writes block while the path is broken; wake up to see `stop`.
             let _ = stream.set_write_timeout(Some(Duration::from_millis(50)));
@@ -247,7 +272,7 @@ impl TcpStreamTest {
                                     | std::io::ErrorKind::TimedOut
                                     | std::io::ErrorKind::Interrupted
                             ) => {}
-                        Err(e) => return Ok((sent + off as u64, Some(e.to_string()))),
+                        Err(e) => return Ok((sent + off as u64, Some(e.to_string()), None)),
                     }
                 }
                 sent += off as u64;
@@ -263,7 +288,16 @@ impl TcpStreamTest {
                 .shutdown(std::net::Shutdown::Write)
                 .err()
                 .map(|e| e.to_string());
-            Ok((sent, error))
+            let delta = counters_before.zip(tcp_ext_counters()).map(|(a, b)| {
+                let d = |k: &str| {
+                    b.get(k)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(a.get(k).copied().unwrap_or(0))
+                };
+                (d("TCPTimeouts"), d("TCPLossProbes"))
+            });
+            Ok((sent, error, delta))
         })?;
         match conn_rx.recv_timeout(Duration::from_secs(6)) {
             Ok(Ok(())) => {}
@@ -284,7 +318,9 @@ impl TcpStreamTest {
         self.stop.store(true, Ordering::Relaxed);
         let stopped = Instant::now();
         let joined = |what: &str| Error::Config(format!("the TCP {what} thread panicked"));
-        let (sent, send_error) = self.sender.join().map_err(|_| joined("sender"))??;
+        let (sent, send_error, counters) = self.sender.join().map_err(|_| joined("sender"))??;
+        let rto_timeouts = counters.map(|c| c.0);
+        let loss_probes = counters.map(|c| c.1);
         let deadline = stopped + drain;
         while !self.receiver.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -299,6 +335,8 @@ impl TcpStreamTest {
                 error: Some(format!(
                     "the receiver did not see the end of the stream within {drain:?}"
                 )),
+                rto_timeouts,
+                loss_probes,
             });
         }
         let (received, reads) = match self.receiver.join().map_err(|_| joined("receiver"))? {
@@ -311,6 +349,8 @@ impl TcpStreamTest {
                     stall_start_ms: 0.0,
                     survived: false,
                     error: Some(e.to_string()),
+                    rto_timeouts,
+                    loss_probes,
                 });
             }
         };
@@ -331,6 +371,8 @@ impl TcpStreamTest {
             stall_start_ms: stall_start.duration_since(self.start).as_secs_f64() * 1000.0,
             survived: send_error.is_none() && received == sent,
             error: send_error,
+            rto_timeouts,
+            loss_probes,
         })
     }
 }

@@ -522,6 +522,11 @@ impl Deployment {
             .map(|a| IpAddr::V4(a.addr()))
     }
 
+    /// The WAN links.
+    pub fn wans(&self) -> &[WanLink] {
+        &self.wans
+    }
+
     /// Whether the WAN links apply their configured delays.
     pub fn wan_delays(&self) -> bool {
         !self.wans.is_empty() && self.wans.iter().all(WanLink::delays)

@@ -63,9 +63,18 @@ fn the_demo_topology_comes_up_and_goes_down_leaving_nothing() {
             ensure!(recorded.nodes.contains_key(&node), "{node} not recorded");
         }
         let listed = lab::netns::list()?;
-        for ns in recorded.nodes.values() {
+        for ns in recorded.nodes.values().chain(&recorded.extra_namespaces) {
             ensure!(listed.contains(ns), "{ns} not created");
         }
+        // The WAN links' delay lines (userspace backend: a namespace and a
+        // process each) are recorded, so `lab down` elsewhere finds them.
+        ensure!(d.wan_delays(), "WAN links without their delay");
+        let lines: Vec<u32> = d.wans().iter().flat_map(|w| w.pids()).collect();
+        ensure!(
+            lines.iter().all(|p| recorded.pids.contains(p)),
+            "delay lines {lines:?} not recorded in {:?}",
+            recorded.pids
+        );
         ensure!(
             recorded.pids.len() >= 3 + 3,
             "routers and agents: {:?}",
@@ -82,7 +91,12 @@ fn the_demo_topology_comes_up_and_goes_down_leaving_nothing() {
         Ok(())
     })
     .expect("the demo topology comes up");
-    let namespaces: Vec<String> = recorded.nodes.values().cloned().collect();
+    let namespaces: Vec<String> = recorded
+        .nodes
+        .values()
+        .chain(&recorded.extra_namespaces)
+        .cloned()
+        .collect();
     assert!(!namespaces.is_empty());
     assert_cleaned_up(&namespaces, &recorded.pids, &[state_file]);
 }

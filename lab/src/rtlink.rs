@@ -166,7 +166,7 @@ fn push_attr(m: &mut Vec<u8>, kind: u16, data: &[u8]) {
     m.extend_from_slice(&len.to_ne_bytes());
     m.extend_from_slice(&kind.to_ne_bytes());
     m.extend_from_slice(data);
-    while m.len() % 4 != 0 {
+    while !m.len().is_multiple_of(4) {
         m.push(0);
     }
 }

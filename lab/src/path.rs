@@ -12,6 +12,9 @@ use crate::stretch;
 /// Longest path followed.
 const MAX_HOPS: usize = 16;
 
+/// `ip route get` retries (100 ms apart) while a node has no route yet.
+const ROUTE_RETRIES: u32 = 150;
+
 /// The nodes from `from` to the node holding `dest`, e.g.
 /// `["client", "rc", "r2", "hv3", "vm1"]`.
 pub fn walk(d: &Deployment, from: &str, dest: Ipv4Addr) -> Result<Vec<String>> {
@@ -20,7 +23,19 @@ pub fn walk(d: &Deployment, from: &str, dest: Ipv4Addr) -> Result<Vec<String>> {
     let gateway = d.topology.mobility.gateway4;
     for _ in 0..MAX_HOPS {
         let netns = d.netns(&node)?;
-        let out = netns.ip(&["-o", "route", "get", &dest.to_string()])?;
+        // Routes may still be arriving (a loaded machine, the deployment
+        // just up): a missing route is retried for a while, bounded.
+        let mut tries = 0;
+        let out = loop {
+            match netns.ip(&["-o", "route", "get", &dest.to_string()]) {
+                Ok(out) => break out,
+                Err(_) if tries < ROUTE_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         if out.split_whitespace().next() == Some("local") {
             return Ok(hops);
         }

@@ -55,6 +55,17 @@ impl Fabric {
             let link = crate::link::veth(&ns, "up0", &sw, &port)?;
             link.a
                 .add_addr(ipnet::IpNet::new_assert(IpAddr::V4(fabric_address(i)), 24))?;
+            // A global IPv6 address too (no DAD), so IPv6 host routes get
+            // a next hop over the IPv4 sessions: 2001:db8:ff::(10+i).
+            ns.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("2001:db8:ff::{}/64", 10 + i),
+                "dev",
+                "up0",
+                "nodad",
+            ])?;
             link.a.up()?;
             link.b.up()?;
             sw.ip(&["link", "set", &port, "master", "br0"])?;
@@ -66,19 +77,22 @@ impl Fabric {
             for j in (1..=count).filter(|j| *j != i) {
                 config = config.peer(IpAddr::V4(fabric_address(j)), FABRIC_AS);
             }
-            daemons.push(Daemon::start_with(ns, &configure(i, config), launch)?);
+            let config = configure(i, config);
+            let peers = config.peers.len();
+            daemons.push((Daemon::start_with(ns, &config, launch)?, peers));
         }
-        for d in &daemons {
+        for (d, configured) in &daemons {
             let established = wait_until("every session established", timeout, POLL, || {
                 let peers = d.show(&["peers"])?;
                 Ok(peers.as_array().is_some_and(|a| {
-                    !a.is_empty() && a.iter().all(|p| p["state"] == "established")
+                    a.len() == *configured && a.iter().all(|p| p["state"] == "established")
                 }))
             });
             if let Err(e) = established {
                 return Err(d.failure(e.to_string()));
             }
         }
+        let daemons = daemons.into_iter().map(|(d, _)| d).collect();
         Ok(Fabric { daemons, hv, sw })
     }
 }

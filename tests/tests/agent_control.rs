@@ -16,7 +16,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use hostroute_tests::agent::{Daemon, DaemonConfig, Vm, hostroute_binary, kernel_route, tail};
+use hostroute_tests::agent::{
+    Daemon, DaemonConfig, Launch, Vm, hostroute_binary, kernel_route, tail,
+};
+use lab::fabric::{Fabric, fabric_address};
 use lab::{Lab, Netns};
 use serde_json::Value;
 
@@ -28,52 +31,28 @@ const CONVERGE: Duration = Duration::from_secs(15);
 const VM1: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
 
 fn addr(i: u8) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 0, 10 + i)
+    fabric_address(i)
 }
 
-/// `n` hypervisors on a bridge; hypervisor `i` peers with those `peers(i)`
-/// lists.
+/// `n` hypervisors on a bridge (`lab::fabric`); hypervisor `i` peers with
+/// those `peers(i)` lists.
 fn fabric(
     lab: &Lab,
     left: &mut Leftovers,
     n: u8,
     peers: impl Fn(u8) -> Vec<u8>,
 ) -> Result<(Vec<Netns>, Vec<Daemon>, Netns)> {
-    let sw = Netns::new(lab, "sw")?;
-    left.names.push(sw.name().to_owned());
-    sw.ip(&["link", "add", "br0", "type", "bridge"])?;
-    sw.ip(&["link", "set", "br0", "up"])?;
-    let mut hvs = Vec::new();
-    for i in 1..=n {
-        let ns = Netns::new(lab, &format!("hv{i}"))?;
-        left.names.push(ns.name().to_owned());
-        let port = format!("p{i}");
-        let link = lab::veth(&ns, "up0", &sw, &port)?;
-        link.a.add_addr(format!("{}/24", addr(i)).parse()?)?;
-        link.a.up()?;
-        link.b.up()?;
-        sw.ip(&["link", "set", &port, "master", "br0"])?;
-        hvs.push(ns);
-    }
-    let mut daemons = Vec::new();
-    for i in 1..=n {
-        let mut config = DaemonConfig::new(addr(i), AS);
+    let f = Fabric::start(lab, n, &Launch::default(), CONVERGE, |i, mut config| {
+        config.peers.clear();
         for j in peers(i) {
             config = config.peer(IpAddr::V4(addr(j)), AS);
         }
-        let d = Daemon::start(&hvs[usize::from(i - 1)], &config)?;
-        left.pids.extend(d.pid());
-        daemons.push(d);
-    }
-    for d in &daemons {
-        common::wait_for("peers established", CONVERGE, || {
-            let peers = d.show(&["peers"])?;
-            Ok(peers
-                .as_array()
-                .is_some_and(|a| a.iter().all(|p| p["state"] == "established")))
-        })?;
-    }
-    Ok((hvs, daemons, sw))
+        config
+    })?;
+    left.names.push(f.sw.name().to_owned());
+    left.names.extend(f.hv.iter().map(|n| n.name().to_owned()));
+    left.pids.extend(f.daemons.iter().filter_map(Daemon::pid));
+    Ok((f.hv, f.daemons, f.sw))
 }
 
 /// Runs `hostroute daemon --config <file>` on a config text; returns

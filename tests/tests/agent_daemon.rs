@@ -16,7 +16,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use hostroute_tests::agent::{Daemon, DaemonConfig, Vm, kernel_route, tail};
+use hostroute_tests::agent::{Daemon, Launch, Vm, kernel_route, tail};
+use lab::fabric::{Fabric, fabric_address};
 use lab::{Lab, Netns};
 use serde_json::Value;
 
@@ -27,10 +28,6 @@ const AS: u32 = 65000;
 const CONVERGE: Duration = Duration::from_secs(15);
 const VM1: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 5);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 50);
-
-fn fabric_address(i: u8) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 0, 10 + i)
-}
 
 /// The fabric and three hypervisors running the daemon.
 struct Site {
@@ -54,72 +51,28 @@ fn site(lab: &Lab, left: &mut Leftovers, extra: &str) -> Result<Site> {
 }
 
 fn site_with(lab: &Lab, left: &mut Leftovers, extra: &str, mesh: Mesh) -> Result<Site> {
-    let sw = Netns::new(lab, "sw")?;
-    left.names.push(sw.name().to_owned());
-    sw.ip(&["link", "add", "br0", "type", "bridge"])?;
-    sw.ip(&["link", "set", "br0", "up"])?;
-    let mut hv = Vec::new();
-    for i in 1..=3u8 {
-        let ns = Netns::new(lab, &format!("hv{i}"))?;
-        left.names.push(ns.name().to_owned());
-        let port = format!("p{i}");
-        let link = lab::veth(&ns, "up0", &sw, &port)?;
-        link.a
-            .add_addr(format!("{}/24", fabric_address(i)).parse()?)?;
-        link.a
-            .add_addr(format!("2001:db8:ff::{}/64", 10 + i).parse()?)?;
-        ns.ip(&[
-            "-6",
-            "addr",
-            "change",
-            &format!("2001:db8:ff::{}/64", 10 + i),
-            "dev",
-            "up0",
-            "nodad",
-        ])?;
-        link.a.up()?;
-        link.b.up()?;
-        sw.ip(&["link", "set", &port, "master", "br0"])?;
-        hv.push(ns);
-    }
-    let mut daemons = Vec::new();
-    for i in 1..=3u8 {
-        let mut config = DaemonConfig::new(fabric_address(i), AS);
-        for j in (1..=3u8).filter(|j| *j != i) {
-            let address = IpAddr::V4(fabric_address(j));
-            config = match (mesh, i, j) {
-                (Mesh::Full, _, _) => config.peer(address, AS),
-                (Mesh::ReflectorHv3, 3, _) => config.rr_client(address, AS),
-                (Mesh::ReflectorHv3, _, 3) => config.peer(address, AS),
-                (Mesh::ReflectorHv3, _, _) => config,
+    let f = Fabric::start(lab, 3, &Launch::default(), CONVERGE, |i, mut config| {
+        if mesh == Mesh::ReflectorHv3 {
+            config.peers.clear();
+            config = match i {
+                3 => config
+                    .rr_client(IpAddr::V4(fabric_address(1)), AS)
+                    .rr_client(IpAddr::V4(fabric_address(2)), AS),
+                _ => config.peer(IpAddr::V4(fabric_address(3)), AS),
             };
         }
         config.graceful_restart = 5;
         config.extra = extra.to_owned();
-        let daemon = Daemon::start(&hv[usize::from(i - 1)], &config)?;
-        left.pids.extend(daemon.pid());
-        daemons.push(daemon);
-    }
-    for d in &daemons {
-        let established =
-            common::wait_for(&format!("{}: peers established", d.name), CONVERGE, || {
-                let peers = d.show(&["peers"])?;
-                Ok(peers.as_array().is_some_and(|a| {
-                    !a.is_empty() && a.iter().all(|p| p["state"] == "established")
-                }))
-            });
-        if let Err(e) = established {
-            anyhow::bail!(
-                "{e:#}: {:?}\n--- log ---\n{}",
-                d.show(&["peers"]),
-                tail(&d.log(), 30)
-            );
-        }
-    }
+        config
+    });
+    let f = f?;
+    left.names.push(f.sw.name().to_owned());
+    left.names.extend(f.hv.iter().map(|n| n.name().to_owned()));
+    left.pids.extend(f.daemons.iter().filter_map(Daemon::pid));
     Ok(Site {
-        hv,
-        daemons,
-        _sw: sw,
+        daemons: f.daemons,
+        hv: f.hv,
+        _sw: f.sw,
     })
 }
 
